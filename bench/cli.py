@@ -1,0 +1,171 @@
+"""The command line: `python -m bench run|list|report` (also installed as `pipebench`).
+
+This is the only place that prints errors and chooses exit statuses:
+`PipebenchError` -> its one-line message and status 2; Ctrl-C -> status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from bench.errors import PipebenchError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        raise PipebenchError(message)
+
+
+def comma_list(raw: str) -> list[str]:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; valid: an integer >= 1")
+    return value
+
+
+def positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; valid: a number > 0")
+    return value
+
+
+def add_run_parser(sub) -> None:
+    p = sub.add_parser("run", help="measure pipeline variants (each cell in a child process)")
+    p.add_argument("--profile", default="default", help="quick, default or full (sizes and extra rows)")
+    p.add_argument("--data-dir", type=Path, help="folder with one subfolder of images per class")
+    p.add_argument("--val-dir", type=Path, help="separate validation folder, same layout")
+    p.add_argument("--val-split", type=float, default=0.2, help="validation fraction when no --val-dir")
+    p.add_argument("--variants", type=comma_list, help="variants or families, comma-separated")
+    p.add_argument("--precisions", type=comma_list, help="float32, mixed_float16 (GPU), mixed_bfloat16")
+    p.add_argument("--augmentations", type=comma_list, help="none, tf_image, keras_layers, numpy_pyfunc")
+    p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE",
+                   help="set a variant option (see `list`); repeatable")
+    p.add_argument("--pipeline", metavar="MODULE:FUNCTION", help="add your own pipeline as a variant")
+    p.add_argument("--model", default="small_cnn", help="small_cnn or mobilenet_v2 (weights=None)")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--trials", type=positive_int)
+    p.add_argument("--image-size", type=positive_int, help="square side the images are resized to")
+    p.add_argument("--num-train", type=positive_int, help="embedded dataset: training images")
+    p.add_argument("--num-val", type=positive_int, help="embedded dataset: validation images")
+    p.add_argument("--num-classes", type=positive_int, help="embedded dataset: classes (2..10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=positive_float, help="seconds per cell before it is marked timeout")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--label", default="", help="a name for this run, shown in its report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="pipebench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    add_run_parser(sub)
+    sub.add_parser("list", help="list the variants, their options and the profiles")
+    rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
+    rep.add_argument("run", type=Path, help="a results/<run-id> folder")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, argv: list[str]):
+    from bench.config import RunConfig, build_cells, check_range, get_profile
+    from bench.data import EmbeddedDataset
+    from bench.models import MODELS
+    from bench.errors import unknown_choice
+    from pipelines.base import split_overrides, validate_overrides
+
+    profile = get_profile(args.profile)
+    if args.model not in MODELS:
+        raise unknown_choice("model", args.model, MODELS)
+    check_range("--val-split", args.val_split, 0.0, 1.0)
+    embedded = EmbeddedDataset(
+        num_train=args.num_train or profile.num_train, num_val=args.num_val or profile.num_val,
+        image_size=args.image_size or profile.image_size,
+        num_classes=args.num_classes or profile.num_classes, seed=args.seed,
+    )
+    if args.model == "mobilenet_v2" and embedded.image_size < 32:
+        raise PipebenchError("--model mobilenet_v2 needs --image-size >= 32")
+    cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline)
+    validate_overrides(sorted({c.variant for c in cells}), split_overrides(args.opt))
+    return RunConfig(
+        profile=profile.name, embedded=embedded,
+        data_dir=str(args.data_dir) if args.data_dir else None,
+        val_dir=str(args.val_dir) if args.val_dir else None, val_split=args.val_split,
+        model=args.model, epochs=args.epochs or profile.epochs,
+        batch_size=args.batch_size or profile.batch_size, trials=args.trials or profile.trials,
+        seed=args.seed, cells=cells, skipped=skipped, options=tuple(args.opt),
+        timeout_s=args.timeout or profile.timeout_s, results_dir=str(args.results_dir),
+        label=args.label, command="pipebench " + shlex.join(argv),
+    )
+
+
+def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from bench.runner import run
+
+    config = config_from_args(args, argv)
+    for key, reason in config.skipped:
+        print(f"not run: {key} ({reason})", file=sys.stderr)
+    outcome = run(config)
+    failed = [c for c in outcome.doc["cells"] if c["status"] != "ok"]
+    for cell in failed:
+        print(f"{cell['status']}: {cell['variant']} {cell['precision']} {cell['augmentation']}: "
+              f"{cell.get('error')}", file=sys.stderr)
+    print(f"results: {outcome.run_dir / 'results.csv'}")
+    print(f"report: {outcome.report_path}")
+    if outcome.interrupted:
+        print("interrupted: the results above are incomplete", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_list() -> int:
+    from bench.config import PROFILES
+    from pipelines import REGISTRY
+
+    for variant in REGISTRY.values():
+        augs = ",".join(sorted(variant.augmentations))
+        print(f"{variant.name:30s} [{variant.family}] {variant.description} (augmentations: {augs})")
+        for opt in variant.options:
+            print(f"    {opt.name}={opt.default!s:10s} {opt.help}")
+    print("profiles:")
+    for p in PROFILES.values():
+        print(f"    {p.name:8s} {p.num_train} train / {p.num_val} val images, {p.image_size}px, "
+              f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.trials} trial(s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args, argv)
+        if args.command == "list":
+            return cmd_list()
+        from bench.report import render_report
+
+        print(f"report: {render_report(args.run)}")
+        return 0
+    except PipebenchError as exc:
+        print(f"pipebench: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("pipebench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,197 @@
+"""The parent side of a run: one child process per cell, results saved after each.
+
+For each cell the runner writes a job file, starts `python -m bench.worker` in a
+new process session, reads its progress events, and enforces the per-cell
+timeout by killing the whole process group (PyDataset and joblib workers too).
+Results are saved atomically after every cell, so an interrupt or a crash keeps
+everything already measured; the report is rendered at the end, also when the
+run is interrupted (marked incomplete).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench import environment
+from bench.config import Cell, RunConfig
+from bench.data import DataSpec, resolve_spec
+from bench.results import new_run_dir, save_run
+from bench.worker import EVENT_PREFIX
+from pipelines.base import get_variant, options_for, split_overrides
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    report_path: Path | None
+    interrupted: bool
+    doc: dict
+
+
+def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+    slug = cell.key.replace("|", "__").replace(":", "_").replace("/", "_")
+    scratch = run_dir / "scratch" / slug
+    scratch.mkdir(parents=True, exist_ok=True)
+    scoped = split_overrides(config.options)
+    return {
+        "cell": {"variant": cell.variant, "precision": cell.precision, "augmentation": cell.augmentation},
+        "settings": {k: getattr(config, k) for k in ("model", "epochs", "batch_size", "trials", "seed")},
+        "options": options_for(get_variant(cell.variant), scoped),
+        "spec": spec.to_json(),
+        "scratch_dir": str(scratch),
+        "result_path": str(run_dir / "cells" / f"{slug}.json"),
+        "log_path": str(run_dir / "logs" / f"{slug}.log"),
+    }
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), env.get("PYTHONPATH")]))
+    return env
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Terminate the child's process group, then kill what is left after a grace period."""
+    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            if sig == signal.SIGKILL:
+                return
+        except subprocess.TimeoutExpired:
+            continue
+    # the leader may be gone while members linger: sweep the group once more
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def read_events(stream, events: queue.Queue) -> None:
+    for line in stream:
+        if line.startswith(EVENT_PREFIX):
+            try:
+                events.put(json.loads(line[len(EVENT_PREFIX):]))
+            except json.JSONDecodeError:
+                pass
+    events.put(None)
+
+
+def run_child(job: dict, timeout_s: float, on_event) -> dict:
+    """Run one cell's worker; return its result, or a failed/timeout record for it."""
+    job_path = Path(job["result_path"]).with_suffix(".job.json")
+    job_path.parent.mkdir(parents=True, exist_ok=True)
+    job_path.write_text(json.dumps(job))
+    Path(job["log_path"]).parent.mkdir(parents=True, exist_ok=True)
+    with open(job["log_path"], "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", str(job_path)], stdout=subprocess.PIPE,
+            stderr=log, text=True, env=child_env(), start_new_session=True, cwd=os.getcwd(),
+        )
+        events: queue.Queue = queue.Queue()
+        threading.Thread(target=read_events, args=(proc.stdout, events), daemon=True).start()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=0.5)
+                except queue.Empty:
+                    event = ...
+                if event is None:
+                    break
+                if event is not ...:
+                    on_event(event)
+                if time.monotonic() > deadline:
+                    kill_group(proc)
+                    return {**job["cell"], "status": "timeout", "trials": [],
+                            "error": f"timed out after {timeout_s:g} s (raise it with --timeout)"}
+            proc.wait()
+        finally:
+            kill_group(proc)
+    return load_child_result(job, proc.returncode)
+
+
+def load_child_result(job: dict, returncode: int) -> dict:
+    result_path = Path(job["result_path"])
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    tail = Path(job["log_path"]).read_text(errors="replace").strip().splitlines()[-1:] or [""]
+    return {**job["cell"], "status": "failed", "trials": [],
+            "error": f"worker exited with status {returncode}: {tail[0][:300]}"}
+
+
+def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+    return {
+        "schema_version": 1,
+        "run_id": run_dir.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": config.command,
+        "label": config.label,
+        "complete": False,
+        "config": config.to_dict(),
+        "environment": environment.fingerprint(),
+        "dataset": spec.fingerprint(),
+        "skipped": [{"cell": key, "reason": reason} for key, reason in config.skipped],
+        "cells": [],
+    }
+
+
+def run(config: RunConfig) -> RunOutcome:
+    """Measure every cell of `config`; return where the results and the report are."""
+    spec = resolve_spec(
+        Path(config.data_dir) if config.data_dir else None,
+        Path(config.val_dir) if config.val_dir else None,
+        config.val_split, config.embedded, config.seed,
+    )
+    run_dir = new_run_dir(Path(config.results_dir))
+    doc = new_document(config, spec, run_dir)
+    save_run(run_dir, doc)
+    interrupted = False
+    per_cell = config.trials * config.epochs
+    bar = tqdm(total=len(config.cells) * per_cell, unit="epoch", dynamic_ncols=True, mininterval=0.5)
+    try:
+        for cell in config.cells:
+            bar.set_description(cell.label)
+            start = bar.n
+
+            def on_event(event: dict) -> None:
+                if event["event"] == "epoch":
+                    bar.update(1)
+                    if event.get("val_accuracy") is not None:
+                        bar.set_postfix(val_acc=f"{event['val_accuracy']:.2f}")
+
+            job = job_for(cell, config, spec, run_dir)
+            doc["cells"].append(run_child(job, config.timeout_s, on_event))
+            if doc["cells"][-1].get("framework"):
+                doc["environment"].setdefault("framework", doc["cells"][-1]["framework"])
+            bar.update(start + per_cell - bar.n)
+            save_run(run_dir, doc)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        shutil.rmtree(run_dir / "scratch", ignore_errors=True)
+    doc["complete"] = not interrupted
+    save_run(run_dir, doc)
+    from bench.report import render_report
+
+    report = render_report(run_dir)
+    return RunOutcome(run_dir, report, interrupted, doc)

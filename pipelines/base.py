@@ -1,0 +1,185 @@
+"""The variant interface and the registry.
+
+A variant knows how to deliver batches of `(images, labels)` to `model.fit`,
+and nothing about timing or reports. Every variant delivers the same contract:
+
+* images: float32, shape (batch, height, width, 3), values in [0, 1];
+* labels: int32 class indices into `DataSpec.class_names` (sorted folder names).
+
+Variant modules import TensorFlow inside `build`, never at module level, so the
+registry can be listed and validated in a process that has no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.data import DataSpec
+from bench.errors import PipebenchError, unknown_choice
+
+AUGMENTATIONS = ("none", "tf_image", "keras_layers", "numpy_pyfunc")
+TF_DATA_AUGMENTATIONS = frozenset(AUGMENTATIONS)
+MODEL_ONLY_AUGMENTATIONS = frozenset({"none", "keras_layers"})
+
+
+@dataclass(frozen=True)
+class Option:
+    """A knob of a variant, set from the CLI as `--opt NAME=VALUE` or `--opt VARIANT.NAME=VALUE`."""
+
+    name: str
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    parse: Callable[[str], Any] = str
+
+    def convert(self, raw: str) -> Any:
+        if self.choices is not None and raw not in self.choices:
+            raise unknown_choice(f"value for option {self.name}", raw, self.choices)
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise PipebenchError(f"option {self.name}={raw!r} is invalid: {exc}") from None
+
+
+def parse_parallelism(raw: str) -> int | str:
+    """'autotune' or a positive integer: the value of num_parallel_calls-like knobs."""
+    if raw == "autotune":
+        return raw
+    value = int(raw)
+    if value < 1:
+        raise ValueError("expected 'autotune' or an integer >= 1")
+    return value
+
+
+def parse_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    """Everything a variant needs to build its training input."""
+
+    spec: DataSpec
+    batch_size: int
+    seed: int
+    augmentation: str
+    options: Mapping[str, Any]
+    cache_dir: Path
+
+
+@dataclass
+class FitInput:
+    """What `model.fit` receives: `x` (and `y`), plus any fit arguments the input needs."""
+
+    x: Any
+    y: Any = None
+    steps_per_epoch: int | None = None
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class Variant:
+    """A way of delivering training batches. Subclasses set the class attributes and `build`."""
+
+    name: str = ""
+    family: str = ""
+    description: str = ""
+    options: tuple[Option, ...] = ()
+    augmentations: frozenset[str] = MODEL_ONLY_AUGMENTATIONS
+
+    def build(self, request: PipelineRequest) -> FitInput:
+        raise NotImplementedError
+
+    def resolve_options(self, overrides: Mapping[str, str]) -> dict[str, Any]:
+        """Defaults with the overrides that name one of this variant's options applied."""
+        values = {opt.name: opt.default for opt in self.options}
+        by_name = {opt.name: opt for opt in self.options}
+        for key, raw in overrides.items():
+            if key in by_name:
+                values[key] = by_name[key].convert(raw)
+        return values
+
+
+REGISTRY: dict[str, Variant] = {}
+
+
+def register(cls: type[Variant]) -> type[Variant]:
+    """Class decorator: add one instance of the variant to the registry."""
+    variant = cls()
+    if variant.name in REGISTRY:
+        raise RuntimeError(f"variant {variant.name!r} registered twice")
+    REGISTRY[variant.name] = variant
+    return cls
+
+
+def families() -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for variant in REGISTRY.values():
+        grouped.setdefault(variant.family, []).append(variant.name)
+    return grouped
+
+
+def get_variant(name: str) -> Variant:
+    if name.startswith("custom:"):
+        from pipelines.custom import CustomVariant
+
+        return CustomVariant(name.removeprefix("custom:"))
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise unknown_choice("variant", name, sorted(REGISTRY)) from None
+
+
+def expand_names(names: Iterable[str]) -> list[str]:
+    """Variant names from a mix of variant and family names, in registry order, no repeats."""
+    grouped = families()
+    chosen: list[str] = []
+    for name in names:
+        if name in REGISTRY:
+            members = [name]
+        elif name in grouped:
+            members = grouped[name]
+        else:
+            valid = sorted(set(REGISTRY) | set(grouped))
+            raise unknown_choice("variant or family", name, valid)
+        chosen.extend(m for m in members if m not in chosen)
+    return chosen
+
+
+def split_overrides(pairs: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Parse `NAME=VALUE` / `VARIANT.NAME=VALUE` into {scope: {name: value}}; scope '*' is global."""
+    scoped: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PipebenchError(f"--opt {pair!r} is not NAME=VALUE or VARIANT.NAME=VALUE")
+        scope, dot, name = key.rpartition(".")
+        scoped.setdefault(scope if dot else "*", {})[name] = value
+    return scoped
+
+
+def options_for(variant: Variant, scoped: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """The resolved options of one variant: global overrides, then its own."""
+    merged = {**scoped.get("*", {}), **scoped.get(variant.name, {})}
+    return variant.resolve_options(merged)
+
+
+def validate_overrides(variant_names: Iterable[str], scoped: Mapping[str, Mapping[str, str]]) -> None:
+    """Reject option names no selected variant has, and values out of range, before any run."""
+    variants = [get_variant(n) for n in variant_names]
+    known = sorted({opt.name for v in variants for opt in v.options})
+    for scope, values in scoped.items():
+        targets = variants if scope == "*" else [get_variant(scope)]
+        for name in values:
+            if not any(name in {o.name for o in v.options} for v in targets):
+                where = "the selected variants" if scope == "*" else f"variant {scope!r}"
+                raise unknown_choice(f"option for {where}:", name, known or ["(none)"])
+        for v in targets:
+            v.resolve_options(values)

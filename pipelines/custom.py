@@ -1,0 +1,55 @@
+"""Bring your own pipeline: `--pipeline module:function`.
+
+The function receives the `PipelineRequest` (its `.spec` is the DataSpec: file
+lists, labels, class names, image size; plus `.batch_size` and `.seed`) and
+returns a `tf.data.Dataset`, anything else `model.fit` accepts as `x` (a
+PyDataset, a generator with `steps_per_epoch` in a FitInput), or a `FitInput`.
+It runs under the same harness, model and counting as the built-in variants.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from bench.errors import PipebenchError
+from pipelines.base import TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant
+
+
+def load_function(target: str):
+    """Import `module:function`, with the current directory importable."""
+    module_name, sep, func_name = target.partition(":")
+    if not sep or not module_name or not func_name:
+        raise PipebenchError(f"--pipeline {target!r} is not in the form module:function")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PipebenchError(f"--pipeline {target!r}: cannot import {module_name!r} ({exc})") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise PipebenchError(f"--pipeline {target!r}: {module_name} has no function {func_name!r}")
+    return func
+
+
+class CustomVariant(Variant):
+    """A user function wrapped as a variant named `custom:module:function`."""
+
+    family = "custom"
+    augmentations = TF_DATA_AUGMENTATIONS
+
+    def __init__(self, target: str):
+        self.target = target
+        self.name = f"custom:{target}"
+        self.description = f"user pipeline {target}"
+
+    def build(self, request: PipelineRequest) -> FitInput:
+        from pipelines import augment
+
+        result = load_function(self.target)(request)
+        if isinstance(result, FitInput):
+            return result
+        if type(result).__module__.startswith("tensorflow") and hasattr(result, "map"):
+            result = augment.apply(result, request.augmentation, request.seed)
+        return FitInput(x=result)

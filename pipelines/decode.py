@@ -1,0 +1,56 @@
+"""Decoders shared by the variants: one TensorFlow path and one PIL path.
+
+The TensorFlow path (`decode_resize`) is the reference: `tf.io.decode_image`
+to RGB, bilinear `tf.image.resize` without antialiasing, then scaling to [0, 1].
+The validation set is decoded with it for every variant. The PIL path is what
+Python-side loaders (generators, PyDataset) typically use; it matches the
+reference exactly when images already have the target size (the embedded
+dataset) and differs slightly on resize, because PIL's bilinear filter
+antialiases when it shrinks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def decode_resize(contents, image_size: Sequence[int]):
+    """Encoded JPEG/PNG bytes (a scalar string tensor) -> float32 (H, W, 3) in [0, 1]."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(contents, channels=3, expand_animations=False)
+    image = tf.image.resize(image, image_size, method="bilinear", antialias=False)
+    return image / 255.0
+
+
+def load_path(path, label, image_size: Sequence[int]):
+    """A `map` function over (path, label) pairs: read, decode, resize, scale."""
+    import tensorflow as tf
+
+    return decode_resize(tf.io.read_file(path), image_size), tf.cast(label, tf.int32)
+
+
+def decode_all(paths: Sequence[str], image_size: Sequence[int], batch_size: int = 256) -> np.ndarray:
+    """Decode every file with the reference decoder into one float32 array (N, H, W, 3)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(list(paths))
+    ds = ds.map(lambda p: decode_resize(tf.io.read_file(p), image_size),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    chunks = [chunk.numpy() for chunk in ds.batch(batch_size)]
+    height, width = image_size
+    return np.concatenate(chunks) if chunks else np.zeros((0, height, width, 3), np.float32)
+
+
+def pil_load(path: str, image_size: Sequence[int]) -> np.ndarray:
+    """Decode one file with PIL to float32 (H, W, 3) in [0, 1], resizing bilinearly if needed."""
+    from PIL import Image
+
+    height, width = image_size
+    with Image.open(path) as img:
+        rgb = img.convert("RGB")
+        if rgb.size != (width, height):
+            rgb = rgb.resize((width, height), Image.BILINEAR)
+        return np.asarray(rgb, dtype=np.float32) / 255.0

@@ -1,0 +1,66 @@
+"""In-memory NumPy: every image decoded up front, then fed as arrays or tensor slices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines import augment
+from pipelines.base import (
+    TF_DATA_AUGMENTATIONS,
+    FitInput,
+    Option,
+    PipelineRequest,
+    Variant,
+    parse_parallelism,
+    register,
+)
+from pipelines.decode import decode_all
+
+
+def decode_train(request: PipelineRequest) -> tuple[np.ndarray, np.ndarray]:
+    """All train images decoded by the reference decoder, with int32 labels."""
+    spec = request.spec
+    images = decode_all(spec.train_files, spec.image_size)
+    return images, np.asarray(spec.train_labels, dtype=np.int32)
+
+
+@register
+class InMemoryNumpy(Variant):
+    """NumPy arrays passed straight to `model.fit(x, y, batch_size, shuffle=True)`.
+
+    Decoding happens before training starts, so its cost appears in the time to
+    first batch, not in steady-state throughput. Keras slices and shuffles the arrays.
+    Supports only augmentations that need no pipeline (`none`, `keras_layers`).
+    """
+
+    name = "in_memory_numpy"
+    family = "in_memory"
+    description = "decoded NumPy arrays given to model.fit"
+
+    def build(self, request: PipelineRequest) -> FitInput:
+        images, labels = decode_train(request)
+        return FitInput(x=images, y=labels, fit_kwargs={"batch_size": request.batch_size, "shuffle": True})
+
+
+@register
+class InMemoryTensorSlices(Variant):
+    """Decoded arrays through `tf.data.Dataset.from_tensor_slices`, shuffled, batched, prefetched."""
+
+    name = "in_memory_tensor_slices"
+    family = "in_memory"
+    description = "decoded arrays via from_tensor_slices + shuffle + batch + prefetch"
+    augmentations = TF_DATA_AUGMENTATIONS
+    options = (Option("prefetch", "autotune", "prefetch depth: 0 (off), an integer, or autotune",
+                      parse=lambda raw: 0 if raw == "0" else parse_parallelism(raw)),)
+
+    def build(self, request: PipelineRequest) -> FitInput:
+        import tensorflow as tf
+
+        images, labels = decode_train(request)
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+        ds = ds.shuffle(len(labels), seed=request.seed, reshuffle_each_iteration=True)
+        ds = augment.apply(ds.batch(request.batch_size), request.augmentation, request.seed)
+        depth = request.options["prefetch"]
+        if depth:
+            ds = ds.prefetch(tf.data.AUTOTUNE if depth == "autotune" else depth)
+        return FitInput(x=ds)

@@ -1,0 +1,103 @@
+"""tf.data from file paths: list -> read -> decode -> resize in `map` -> batch.
+
+Two presets of one builder, every option switchable on its own:
+
+* `tf_data_naive`: sequential map, no cache, no prefetch: what a first tf.data
+  pipeline often looks like.
+* `tf_data_tuned`: AUTOTUNE parallel map, in-memory cache after decode, shuffle
+  after the cache (so the order still changes each epoch), batch, prefetch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+from pipelines import augment
+from pipelines.base import (
+    TF_DATA_AUGMENTATIONS,
+    FitInput,
+    Option,
+    PipelineRequest,
+    Variant,
+    parse_bool,
+    parse_parallelism,
+    register,
+)
+from pipelines.decode import load_path
+
+
+def parse_prefetch(raw: str) -> int | str:
+    return 0 if raw == "0" else parse_parallelism(raw)
+
+
+def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ...]:
+    """The knobs shared by the tf.data-based presets, with one preset's defaults."""
+    return (
+        Option("parallel_calls", parallel, "num_parallel_calls of the decode map: integer or autotune",
+               parse=parse_parallelism),
+        Option("cache", cache, "cache after decode: none, memory or disk", choices=("none", "memory", "disk")),
+        Option("prefetch", prefetch, "prefetch depth: 0 (off), an integer, or autotune", parse=parse_prefetch),
+        Option("shuffle_buffer", 1024, "elements in the shuffle buffer after a cache", parse=int),
+        Option("deterministic", deterministic, "keep element order in parallel maps", parse=parse_bool),
+    )
+
+
+def tf_value(value):
+    """'autotune' -> tf.data.AUTOTUNE; integers pass through."""
+    import tensorflow as tf
+
+    return tf.data.AUTOTUNE if value == "autotune" else value
+
+
+def finish(ds, request: PipelineRequest, num_elements: int):
+    """The shared tail: cache, shuffle, batch, augment, prefetch, as the options say."""
+    import tensorflow as tf
+
+    opts = request.options
+    if opts["cache"] != "none":
+        path = "" if opts["cache"] == "memory" else tempfile.mkdtemp(dir=request.cache_dir) + "/cache"
+        ds = ds.cache(path)
+        buffer = min(num_elements, opts["shuffle_buffer"])
+        ds = ds.shuffle(buffer, seed=request.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(request.batch_size)
+    ds = augment.apply(ds, request.augmentation, request.seed)
+    if opts["prefetch"]:
+        ds = ds.prefetch(tf_value(opts["prefetch"]))
+    options = tf.data.Options()
+    options.deterministic = opts["deterministic"]
+    return ds.with_options(options)
+
+
+class _TfDataBase(Variant):
+    family = "tf_data"
+    augmentations = TF_DATA_AUGMENTATIONS
+
+    def build(self, request: PipelineRequest) -> FitInput:
+        import tensorflow as tf
+
+        spec = request.spec
+        opts = request.options
+        ds = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
+        if opts["cache"] == "none":  # with a cache, shuffling files first would freeze the order
+            ds = ds.shuffle(len(spec.train_files), seed=request.seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda p, y: load_path(p, y, spec.image_size),
+                    num_parallel_calls=tf_value(opts["parallel_calls"]))
+        return FitInput(x=finish(ds, request, len(spec.train_files)))
+
+
+@register
+class TfDataNaive(_TfDataBase):
+    """Sequential decode map, no cache, no prefetch."""
+
+    name = "tf_data_naive"
+    description = "tf.data map(decode) sequential, no cache, no prefetch"
+    options = tuning_options(parallel=1, cache="none", prefetch=0, deterministic=True)
+
+
+@register
+class TfDataTuned(_TfDataBase):
+    """AUTOTUNE parallel decode, cache in memory, shuffle, batch, prefetch(AUTOTUNE)."""
+
+    name = "tf_data_tuned"
+    description = "tf.data AUTOTUNE map + cache + shuffle + batch + prefetch"
+    options = tuning_options(parallel="autotune", cache="memory", prefetch="autotune", deterministic=False)

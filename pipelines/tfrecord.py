@@ -1,0 +1,101 @@
+"""Sharded TFRecords: written once per dataset, then read with parallel interleave.
+
+Each record holds the file's encoded bytes as they are on disk (JPEG or PNG)
+and its label, so decoding is the reference decoder's and the delivered images
+equal those of the file-based variants. Shards live in the cache folder under
+the dataset's fingerprint and shard count, and are reused while both are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from bench.data import DataSpec, cache_root
+from pipelines.base import FitInput, Option, PipelineRequest, Variant, register
+from pipelines.decode import decode_resize
+from pipelines.tfdata import TF_DATA_AUGMENTATIONS, finish, tf_value, tuning_options
+
+FEATURES = ("image", "label")
+
+
+def shard_dir(spec: DataSpec, num_shards: int) -> Path:
+    return cache_root() / "tfrecords" / f"{spec.fingerprint()['sha256']}-{num_shards}"
+
+
+def write_shards(spec: DataSpec, num_shards: int) -> list[str]:
+    """Write the train files into `num_shards` TFRecord files, unless already there."""
+    import tensorflow as tf
+
+    folder = shard_dir(spec, num_shards)
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text())["shards"]
+    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    names = [f"train-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
+    writers = [tf.io.TFRecordWriter(str(tmp / n)) for n in names]
+    for index, (path, label) in enumerate(zip(spec.train_files, spec.train_labels, strict=True)):
+        example = tf.train.Example(features=tf.train.Features(feature={
+            "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[Path(path).read_bytes()])),
+            "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        }))
+        writers[index % num_shards].write(example.SerializeToString())
+    for writer in writers:
+        writer.close()
+    shards = [str(folder / n) for n in names]
+    (tmp / "manifest.json").write_text(json.dumps({"shards": shards, "count": len(spec.train_files)}))
+    try:
+        tmp.rename(folder)
+    except OSError:  # written concurrently by another run: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return shards
+
+
+def parse_example(record, image_size):
+    import tensorflow as tf
+
+    parsed = tf.io.parse_single_example(record, {
+        "image": tf.io.FixedLenFeature([], tf.string),
+        "label": tf.io.FixedLenFeature([], tf.int64),
+    })
+    return decode_resize(parsed["image"], image_size), tf.cast(parsed["label"], tf.int32)
+
+
+@register
+class TfRecord(Variant):
+    """Parallel interleaved reads of the shards, parallel parse + decode, then the tuned tail."""
+
+    name = "tfrecord"
+    family = "tfrecord"
+    description = "sharded TFRecords: interleave reads + AUTOTUNE parse/decode + prefetch"
+    augmentations = TF_DATA_AUGMENTATIONS
+    options = (
+        Option("shards", 8, "number of TFRecord shards written", parse=int),
+        Option("read_parallelism", "autotune", "interleave cycle over shards: integer or autotune",
+               parse=lambda raw: raw if raw == "autotune" else int(raw)),
+        *tuning_options(parallel="autotune", cache="none", prefetch="autotune", deterministic=False),
+    )
+
+    def build(self, request: PipelineRequest) -> FitInput:
+        import tensorflow as tf
+
+        spec = request.spec
+        opts = request.options
+        shards = write_shards(spec, opts["shards"])
+        files = tf.data.Dataset.from_tensor_slices(shards)
+        files = files.shuffle(len(shards), seed=request.seed, reshuffle_each_iteration=True)
+        reads = opts["read_parallelism"]
+        ds = files.interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=len(shards) if reads == "autotune" else reads,
+            num_parallel_calls=tf_value(reads),
+            deterministic=opts["deterministic"],
+        )
+        if opts["cache"] == "none":
+            ds = ds.shuffle(min(len(spec.train_files), opts["shuffle_buffer"]), seed=request.seed)
+        ds = ds.map(lambda r: parse_example(r, spec.image_size),
+                    num_parallel_calls=tf_value(opts["parallel_calls"]))
+        return FitInput(x=finish(ds, request, len(spec.train_files)))
