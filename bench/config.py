@@ -46,6 +46,7 @@ class Profile:
     trials: int
     timeout_s: float
     extra_cells: tuple[Cell, ...] = ()
+    variants: tuple[str, ...] | None = None  # None: every registered variant
 
 
 AXIS_ROWS = (
@@ -55,8 +56,13 @@ AXIS_ROWS = (
     Cell("tf_data_tuned", "float32", "numpy_pyfunc"),
 )
 
+ONE_PER_FAMILY = (
+    "in_memory_tensor_slices", "generator", "sequence", "image_data_generator",
+    "image_dataset_from_directory", "tf_data_tuned", "tfrecord",
+)
+
 PROFILES = {
-    "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS),
+    "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY),
     "default": Profile("default", 1200, 400, 64, 6, 3, 32, 1, 600.0, AXIS_ROWS),
     "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 3, 1800.0, AXIS_ROWS),
 }
@@ -111,9 +117,10 @@ def build_cells(
 ) -> tuple[tuple[Cell, ...], tuple[tuple[str, str], ...]]:
     """The cells to run and the (cell, reason) pairs left out as unsupported.
 
-    With no axis chosen, a run covers every registered variant in float32 without
-    augmentation plus the profile's precision and augmentation rows; otherwise the
-    cross product of the chosen axes.
+    With no axis chosen, a run covers the profile's variants (all registered ones
+    unless the profile names fewer) in float32 without augmentation, plus the
+    profile's precision and augmentation rows; otherwise the cross product of the
+    chosen axes. `--pipeline` alone runs only the user's pipeline.
     """
     for value in precisions or ():
         if value not in PRECISIONS:
@@ -121,7 +128,12 @@ def build_cells(
     for value in augmentations or ():
         if value not in AUGMENTATIONS:
             raise unknown_choice("augmentation", value, AUGMENTATIONS)
-    names = expand_names(variants) if variants else ([] if custom and variants is None else list(REGISTRY))
+    if variants:
+        names = expand_names(variants)
+    elif custom:
+        names = []
+    else:
+        names = list(profile.variants or REGISTRY)
     if custom:
         names.append(f"custom:{custom}")
     product = [Cell(v, p, a) for v, p, a in itertools.product(

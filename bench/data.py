@@ -18,6 +18,7 @@ import numpy as np
 from bench.errors import PipebenchError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+NOISE_STD = 30.0
 EMBEDDED_SHAPES = (
     "circle", "square", "triangle", "cross", "ring",
     "hbars", "vbars", "diamond", "xshape", "dots",
@@ -130,16 +131,17 @@ def draw_shape(shape: str, size: int, rng: np.random.Generator):
     """
     from PIL import Image, ImageDraw
 
-    bg = tuple(int(c) for c in rng.integers(0, 256, 3))
-    fg = tuple(int(c) for c in rng.integers(0, 256, 3))
+    bg = rng.integers(0, 256, 3)
+    fg = (bg + rng.integers(90, 166, 3)) % 256  # every channel differs from the background
+    bg, fg = tuple(int(c) for c in bg), tuple(int(c) for c in fg)
     img = Image.new("RGB", (size, size), bg)
     draw = ImageDraw.Draw(img)
-    r = size * rng.uniform(0.15, 0.32)
+    r = size * rng.uniform(0.2, 0.34)
     cx, cy = rng.uniform(r, size - r, 2)
     dx, dy = rng.uniform(0, size, 2)
     draw.ellipse([dx - r / 3, dy - r / 3, dx + r / 3, dy + r / 3], fill=tuple(255 - c for c in fg))
     _draw_figure(draw, shape, cx, cy, r, fg, max(1, int(r / 4)))
-    pixels = np.asarray(img, dtype=np.float32) + rng.normal(0, 40, (size, size, 3))
+    pixels = np.asarray(img, dtype=np.float32) + rng.normal(0, NOISE_STD, (size, size, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 

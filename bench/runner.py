@@ -138,6 +138,15 @@ def load_child_result(job: dict, returncode: int) -> dict:
             "error": f"worker exited with status {returncode}: {tail[0][:300]}"}
 
 
+def cell_line(done: int, total: int, cell: dict) -> str:
+    """One line for a finished cell: its rank, name, status and median rate."""
+    label = " ".join(v for v in (cell["variant"], cell["precision"], cell["augmentation"])
+                     if v not in ("float32", "none"))
+    rates = sorted(t["images_per_sec"] for t in cell.get("trials", []) if t.get("images_per_sec"))
+    rate = f"{rates[len(rates) // 2]:,.0f} images/s" if rates else (cell.get("error") or "")
+    return f"[{done}/{total}] {label}: {cell['status']} {rate}"
+
+
 def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
     return {
         "schema_version": 1,
@@ -166,7 +175,8 @@ def run(config: RunConfig) -> RunOutcome:
     save_run(run_dir, doc)
     interrupted = False
     per_cell = config.trials * config.epochs
-    bar = tqdm(total=len(config.cells) * per_cell, unit="epoch", dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(total=len(config.cells) * per_cell, unit="epoch", dynamic_ncols=True,
+               mininterval=0.5, disable=None)  # a bar on a terminal; one line per cell otherwise
     try:
         for cell in config.cells:
             bar.set_description(cell.label)
@@ -184,6 +194,7 @@ def run(config: RunConfig) -> RunOutcome:
                 doc["environment"].setdefault("framework", doc["cells"][-1]["framework"])
             bar.update(start + per_cell - bar.n)
             save_run(run_dir, doc)
+            bar.write(cell_line(len(doc["cells"]), len(config.cells), doc["cells"][-1]), file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
     finally:

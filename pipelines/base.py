@@ -183,3 +183,32 @@ def validate_overrides(variant_names: Iterable[str], scoped: Mapping[str, Mappin
                 raise unknown_choice(f"option for {where}:", name, known or ["(none)"])
         for v in targets:
             v.resolve_options(values)
+
+
+def iterate_batches(fit_input: FitInput, batch_size: int):
+    """Yield one epoch of `(images, labels)` NumPy batches from any kind of FitInput.
+
+    Used to inspect what a variant delivers without a model (tests, pipeline-only
+    measurement). Infinite inputs stop after `steps_per_epoch` batches.
+    """
+    import itertools
+
+    import numpy as np
+
+    x, steps = fit_input.x, fit_input.steps_per_epoch
+    if isinstance(x, np.ndarray):
+        order = np.arange(len(x))
+        if fit_input.fit_kwargs.get("shuffle"):
+            order = np.random.default_rng().permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            picked = order[start:start + batch_size]
+            yield x[picked], np.asarray(fit_input.y)[picked]
+        return
+    if hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end"):
+        batches = (x[i] for i in range(len(x)))  # a PyDataset, read in order
+    else:
+        batches = iter(x)
+    for images, labels in itertools.islice(batches, steps):
+        yield np.asarray(images), np.asarray(labels)
+    if hasattr(x, "on_epoch_end"):
+        x.on_epoch_end()
