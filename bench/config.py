@@ -120,7 +120,7 @@ def build_cells(
     With no axis chosen, a run covers the profile's variants (all registered ones
     unless the profile names fewer) in float32 without augmentation, plus the
     profile's precision and augmentation rows; otherwise the cross product of the
-    chosen axes. `--pipeline` alone runs only the user's pipeline.
+    chosen axes. `--pipeline` adds the user's pipeline to the variants.
     """
     for value in precisions or ():
         if value not in PRECISIONS:
@@ -128,17 +128,15 @@ def build_cells(
     for value in augmentations or ():
         if value not in AUGMENTATIONS:
             raise unknown_choice("augmentation", value, AUGMENTATIONS)
-    if variants:
-        names = expand_names(variants)
-    elif custom:
-        names = []
-    else:
-        names = list(profile.variants or REGISTRY)
+    names = expand_names(variants) if variants else list(profile.variants or REGISTRY)
     if custom:
+        from pipelines.custom import check_target
+
+        check_target(custom)
         names.append(f"custom:{custom}")
     product = [Cell(v, p, a) for v, p, a in itertools.product(
         names, precisions or ["float32"], augmentations or ["none"])]
-    if variants is None and precisions is None and augmentations is None and not custom:
+    if variants is None and precisions is None and augmentations is None:
         product += [c for c in profile.extra_cells if c not in product]
     cells, skipped = [], []
     for cell in product:

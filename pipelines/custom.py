@@ -10,19 +10,36 @@ It runs under the same harness, model and counting as the built-in variants.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 from bench.errors import PipebenchError
 from pipelines.base import TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant
 
 
-def load_function(target: str):
-    """Import `module:function`, with the current directory importable."""
+def check_target(target: str) -> tuple[str, str]:
+    """Check `module:function` names a module that can be found, without running it.
+
+    Called in the parent before a run starts, so a typo fails at once rather
+    than after the other variants have been measured.
+    """
     module_name, sep, func_name = target.partition(":")
     if not sep or not module_name or not func_name:
         raise PipebenchError(f"--pipeline {target!r} is not in the form module:function")
     if "" not in sys.path:
         sys.path.insert(0, "")
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise PipebenchError(f"--pipeline {target!r}: no module named {module_name!r} on the path")
+    return module_name, func_name
+
+
+def load_function(target: str):
+    """Import `module:function`, with the current directory importable."""
+    module_name, func_name = check_target(target)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

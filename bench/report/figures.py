@@ -8,6 +8,7 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "pipebench"  # stable element ids: same results, same file
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -15,7 +16,7 @@ import pandas as pd  # noqa: E402
 def to_svg(fig) -> str:
     """The figure as an SVG `data:` URI: shown by an <img>, so nothing in it can run."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 

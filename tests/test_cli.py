@@ -1,0 +1,91 @@
+"""The command line, run as real subprocesses: bad input gives one line and status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TINY_ARGS, run_cli
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pipebench: error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_data_dir(tmp_path):
+    result = run_cli("run", "--data-dir", str(tmp_path / "nope"), "--results-dir", str(tmp_path))
+    assert_one_line_error(result, "does not exist", "nope")
+
+
+def test_empty_data_dir(tmp_path):
+    (tmp_path / "data").mkdir()
+    result = run_cli("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
+    assert_one_line_error(result, "has no class subfolders")
+
+
+def test_class_folder_without_images(tmp_path):
+    (tmp_path / "data" / "cats").mkdir(parents=True)
+    (tmp_path / "data" / "cats" / "readme.txt").write_text("no images here")
+    result = run_cli("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
+    assert_one_line_error(result, "cats", "has no images", ".jpg")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("--variants", "tf_dta"), ("unknown variant or family 'tf_dta'", "tf_data_tuned")),
+    (("--precisions", "float8"), ("unknown precision 'float8'", "mixed_bfloat16")),
+    (("--augmentations", "mixup"), ("unknown augmentation 'mixup'", "tf_image")),
+    (("--profile", "huge"), ("unknown profile 'huge'", "quick")),
+    (("--model", "resnet"), ("unknown model 'resnet'", "small_cnn")),
+    (("--opt", "cache=ssd"), ("cache", "'ssd'", "memory")),
+    (("--opt", "num_workers=4"), ("num_workers", "parallel_calls")),
+    (("--opt", "tf_data_naive.prefetch=-3"), ("prefetch",)),
+    (("--epochs", "0"), ("out of range",)),
+    (("--val-split", "1.5"), ("--val-split", "out of range")),
+    (("--pipeline", "nocolon"), ("module:function",)),
+    (("--pipeline", "no_such_module:build"), ("no module named 'no_such_module'",)),
+    (("--bogus",), ("unrecognized arguments",)),
+])
+def test_bad_values_name_the_valid_choices(tmp_path, args, fragments):
+    # tiny sizes: should a check ever be missed, the run stays short rather than a full profile
+    result = run_cli("run", "--profile", "quick", *TINY_ARGS, *args, "--results-dir", str(tmp_path),
+                     timeout=120)
+    assert_one_line_error(result, *fragments)
+
+
+def test_unsupported_combination_is_reported_not_run(tmp_path):
+    result = run_cli("run", "--variants", "sequence", "--augmentations", "tf_image",
+                     "--results-dir", str(tmp_path))
+    assert_one_line_error(result, "no runnable cell")
+
+
+def test_report_of_a_missing_run(tmp_path):
+    assert_one_line_error(run_cli("report", str(tmp_path / "nothing")), "no results")
+
+
+def test_list_names_every_variant_and_its_options():
+    result = run_cli("list")
+    assert result.returncode == 0
+    for name in ("in_memory_numpy", "generator", "sequence", "image_data_generator",
+                 "image_dataset_from_directory", "tf_data_naive", "tf_data_tuned", "tfrecord"):
+        assert name in result.stdout
+    assert "parallel_calls=autotune" in result.stdout
+
+
+def test_failing_variant_is_recorded_and_the_others_still_run(tmp_path):
+    import pandas as pd
+
+    result = run_cli("run", "--variants", "in_memory_numpy", "--pipeline", "plugins.pipelines:broken",
+                     *TINY_ARGS, "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(next(tmp_path.glob("*/results.csv")))
+    by_variant = frame.set_index("variant")
+    assert by_variant.loc["in_memory_numpy", "status"] == "ok"
+    broken = by_variant.loc["custom:plugins.pipelines:broken"]
+    assert broken["status"] == "failed"
+    assert broken["error"] == "RuntimeError: this pipeline is broken on purpose"
+    assert "failed: custom:plugins.pipelines:broken" in result.stderr
