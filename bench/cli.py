@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace, argv: list[str]):
     from bench.config import RunConfig, build_cells, check_range, get_profile
     from bench.data import EmbeddedDataset
-    from bench.models import MODELS
     from bench.errors import unknown_choice
+    from bench.models import MODELS
     from pipelines.base import split_overrides, validate_overrides
 
     profile = get_profile(args.profile)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from bench.data import EmbeddedDataset
 from bench.errors import PipebenchError, unknown_choice
-from bench.models import MODELS, PRECISIONS
+from bench.models import PRECISIONS
 from pipelines.base import AUGMENTATIONS, REGISTRY, expand_names, get_variant
 
 

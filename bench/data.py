@@ -7,6 +7,7 @@ imports TensorFlow, so the spec can be built (and checked) in the parent process
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from bench.errors import PipebenchError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 NOISE_STD = 30.0
+LAYOUT_HINT = "give a folder with one subfolder of images per class"
 EMBEDDED_SHAPES = (
     "circle", "square", "triangle", "cross", "ring",
     "hbars", "vbars", "diamond", "xshape", "dots",
@@ -116,10 +118,8 @@ def ensure_embedded(params: EmbeddedDataset) -> Path:
             image = draw_shape(EMBEDDED_SHAPES[label], params.image_size, rng)
             image.save(folder / f"{split}_{index:06d}.jpg", quality=90)
     (tmp / "COMPLETE").write_text("ok\n")
-    try:
+    with contextlib.suppress(OSError):  # another process finished first; its copy is identical
         tmp.rename(root)
-    except OSError:  # another process finished first; its copy is identical
-        pass
     return root
 
 
@@ -178,9 +178,9 @@ def _draw_figure(draw, shape: str, cx: float, cy: float, r: float, fg, width: in
 def scan_folder(folder: Path, what: str) -> dict[str, list[str]]:
     """Map each class subfolder of `folder` to its sorted image files (searched recursively)."""
     if not folder.exists():
-        raise PipebenchError(f"{what} {str(folder)!r} does not exist; give a folder with one subfolder per class")
+        raise PipebenchError(f"{what} {str(folder)!r} does not exist; {LAYOUT_HINT}")
     if not folder.is_dir():
-        raise PipebenchError(f"{what} {str(folder)!r} is not a folder; give a folder with one subfolder per class")
+        raise PipebenchError(f"{what} {str(folder)!r} is not a folder; {LAYOUT_HINT}")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise PipebenchError(
@@ -232,7 +232,9 @@ def build_spec(
     train_pairs = [(f, index[c]) for c in class_names for f in train[c]]
     val_pairs = [(f, index[c]) for c in sorted(val) for f in val[c]]
     if not val_pairs:
-        raise PipebenchError("the validation set is empty; give --val-dir or a --val-split that leaves images")
+        raise PipebenchError(
+            "the validation set is empty; give --val-dir or a --val-split that leaves images"
+        )
     overlap = {f for f, _ in train_pairs} & {f for f, _ in val_pairs}
     if overlap:
         raise PipebenchError(f"{len(overlap)} files are in both train and validation, e.g. {min(overlap)}")
@@ -265,10 +267,8 @@ def make_train_view(class_names: tuple[str, ...], train: dict[str, list[str]]) -
         for i, path in enumerate(train[name]):
             (tmp / name / f"{i:06d}{Path(path).suffix.lower()}").symlink_to(path)
     (tmp / "COMPLETE").write_text("ok\n")
-    try:
+    with contextlib.suppress(OSError):  # made concurrently by another run: identical
         tmp.rename(view)
-    except OSError:
-        pass
     return view
 
 

@@ -129,7 +129,8 @@ def load_run(path: Path) -> dict:
     version = doc.get("schema_version") if isinstance(doc, dict) else None
     if version != SCHEMA_VERSION:
         raise PipebenchError(
-            f"results file {str(file)!r} has schema_version {version!r}; this pipebench reads {SCHEMA_VERSION}"
+            f"results file {str(file)!r} has schema_version {version!r}; "
+            f"this pipebench reads {SCHEMA_VERSION}"
         )
     return doc
 

@@ -10,6 +10,7 @@ run is interrupted (marked incomplete).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -79,19 +80,15 @@ def kill_group(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             continue
     # the leader may be gone while members linger: sweep the group once more
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def read_events(stream, events: queue.Queue) -> None:
     for line in stream:
         if line.startswith(EVENT_PREFIX):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 events.put(json.loads(line[len(EVENT_PREFIX):]))
-            except json.JSONDecodeError:
-                pass
     events.put(None)
 
 

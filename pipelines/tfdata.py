@@ -35,8 +35,10 @@ def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ..
     return (
         Option("parallel_calls", parallel, "num_parallel_calls of the decode map: integer or autotune",
                parse=parse_parallelism),
-        Option("cache", cache, "cache after decode: none, memory or disk", choices=("none", "memory", "disk")),
-        Option("prefetch", prefetch, "prefetch depth: 0 (off), an integer, or autotune", parse=parse_prefetch),
+        Option("cache", cache, "cache after decode: none, memory or disk",
+               choices=("none", "memory", "disk")),
+        Option("prefetch", prefetch, "prefetch depth: 0 (off), an integer, or autotune",
+               parse=parse_prefetch),
         Option("shuffle_buffer", 1024, "elements in the shuffle buffer after a cache", parse=int),
         Option("deterministic", deterministic, "keep element order in parallel maps", parse=parse_bool),
     )

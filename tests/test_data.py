@@ -15,9 +15,11 @@ def test_embedded_dataset_is_deterministic_and_laid_out_by_class(tiny_spec):
     root = ensure_embedded(EmbeddedDataset(48, 24, 32, 3))
     assert sorted(p.name for p in (root / "train").iterdir()) == list(tiny_spec.class_names)
     first = sorted((root / "train").rglob("*.jpg"))[0].read_bytes()
-    from bench.data import draw_shape
     import io
+
     import numpy as np
+
+    from bench.data import draw_shape
 
     again = io.BytesIO()
     draw_shape("circle", 32, np.random.default_rng([0, 0, 0])).save(again, format="JPEG", quality=90)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import TINY_ARGS, run_cli
 
 from bench.results import CSV_COLUMNS, load_frame, load_run
-from conftest import TINY_ARGS, run_cli
 
 FAMILIES = {
     "in_memory_tensor_slices", "generator", "sequence", "image_data_generator",

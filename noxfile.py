@@ -1,0 +1,80 @@
+"""Sessions: `bench` (the default profile), `tests`, `lint`, `report`.
+
+TensorFlow's build is chosen per machine: the GPU build (`tensorflow[and-cuda]`)
+where `nvidia-smi` lists a GPU, the CPU build (`tensorflow-cpu`) elsewhere.
+Override with PIPEBENCH_TF=cpu, PIPEBENCH_TF=gpu or any pip requirement
+(PIPEBENCH_TF="tensorflow==2.17.1").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+TF_BUILDS = {"cpu": "tensorflow-cpu>=2.16", "gpu": "tensorflow[and-cuda]>=2.16"}
+
+
+def has_nvidia_gpu() -> bool:
+    if not shutil.which("nvidia-smi"):
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def tensorflow_requirement() -> str:
+    choice = os.environ.get("PIPEBENCH_TF", "auto").strip()
+    if choice == "auto":
+        return TF_BUILDS["gpu" if has_nvidia_gpu() else "cpu"]
+    return TF_BUILDS.get(choice, choice)
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """TensorFlow for this machine, tf_keras to match it, then pipebench itself."""
+    session.install(tensorflow_requirement())
+    version = session.run(
+        "python", "-c", "import tensorflow as tf; print(tf.__version__)", silent=True
+    ).strip().splitlines()[-1]
+    major_minor = ".".join(version.split(".")[:2])
+    # tf_keras (for ImageDataGenerator) depends on the `tensorflow` name, which would pull
+    # a second TensorFlow build next to tensorflow-cpu: install it without dependencies.
+    session.install("--no-deps", f"tf-keras~={major_minor}.0")
+    session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (real pipelines, real child processes), on the CPU build by default."""
+    install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q", "tests"]))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The default profile; what follows `--` goes to `pipebench run`."""
+    install(session)
+    session.run("python", "-m", "bench", "run", "--profile", "default", *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Re-render the report of a saved run: `nox -s report -- results/<run-id>`."""
+    session.install("-e", ".")
+    if not session.posargs:
+        session.error("give a run folder: nox -s report -- results/<run-id>")
+    session.run("python", "-m", "bench", "report", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
