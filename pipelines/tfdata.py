@@ -6,6 +6,9 @@ Two presets of one builder, every option switchable on its own:
   pipeline often looks like.
 * `tf_data_tuned`: AUTOTUNE parallel map, in-memory cache after decode, shuffle
   after the cache (so the order still changes each epoch), batch, prefetch.
+
+`interleave=K` reads and decodes K disjoint slices of the file list side by side
+(`Dataset.interleave`), as one would over several directories or storage shards.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ..
     )
 
 
+INTERLEAVE = Option("interleave", 1, "parallel read+decode streams over slices of the files (1: off)",
+                    parse=int)
+
+
 def tf_value(value):
     """'autotune' -> tf.data.AUTOTUNE; integers pass through."""
     import tensorflow as tf
@@ -70,6 +77,18 @@ def finish(ds, request: PipelineRequest, num_elements: int):
     return ds.with_options(options)
 
 
+def read_decode(files, request: PipelineRequest):
+    """Shuffle (unless cached later) and decode a dataset of (path, label) pairs."""
+
+    opts = request.options
+    if opts["cache"] == "none":  # with a cache, shuffling files first would freeze the order
+        buffer = len(request.spec.train_files)  # paths are small: shuffle them all
+        files = files.shuffle(buffer, seed=request.seed, reshuffle_each_iteration=True)
+    return files.map(lambda p, y: load_path(p, y, request.spec.image_size),
+                     num_parallel_calls=tf_value(opts["parallel_calls"]),
+                     deterministic=opts["deterministic"])
+
+
 class _TfDataBase(Variant):
     family = "tf_data"
     augmentations = TF_DATA_AUGMENTATIONS
@@ -78,12 +97,16 @@ class _TfDataBase(Variant):
         import tensorflow as tf
 
         spec = request.spec
-        opts = request.options
-        ds = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
-        if opts["cache"] == "none":  # with a cache, shuffling files first would freeze the order
-            ds = ds.shuffle(len(spec.train_files), seed=request.seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, y: load_path(p, y, spec.image_size),
-                    num_parallel_calls=tf_value(opts["parallel_calls"]))
+        streams = request.options["interleave"]
+        pairs = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
+        if streams <= 1:
+            ds = read_decode(pairs, request)
+        else:  # K disjoint slices of the file list, read and decoded side by side
+            ds = tf.data.Dataset.range(streams).interleave(
+                lambda k: read_decode(pairs.shard(streams, k), request),
+                cycle_length=streams, num_parallel_calls=streams,
+                deterministic=request.options["deterministic"],
+            )
         return FitInput(x=finish(ds, request, len(spec.train_files)))
 
 
@@ -93,7 +116,7 @@ class TfDataNaive(_TfDataBase):
 
     name = "tf_data_naive"
     description = "tf.data map(decode) sequential, no cache, no prefetch"
-    options = tuning_options(parallel=1, cache="none", prefetch=0, deterministic=True)
+    options = (*tuning_options(parallel=1, cache="none", prefetch=0, deterministic=True), INTERLEAVE)
 
 
 @register
@@ -102,4 +125,5 @@ class TfDataTuned(_TfDataBase):
 
     name = "tf_data_tuned"
     description = "tf.data AUTOTUNE map + cache + shuffle + batch + prefetch"
-    options = tuning_options(parallel="autotune", cache="memory", prefetch="autotune", deterministic=False)
+    options = (*tuning_options(parallel="autotune", cache="memory", prefetch="autotune", deterministic=False),
+               INTERLEAVE)
