@@ -28,24 +28,23 @@ def comma_list(raw: str) -> list[str]:
     return items
 
 
-def positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; valid: an integer >= 1")
-    return value
+def positive(kind: type, lowest: float, what: str):
+    """An argparse type: `kind(raw)` and at least `lowest`, else a message naming the range."""
+
+    def convert(raw: str):
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not {what}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; valid: {what} >= {lowest}")
+        return value
+
+    return convert
 
 
-def positive_float(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; valid: a number > 0")
-    return value
+positive_int = positive(int, 1, "an integer")
+positive_float = positive(float, 1e-3, "a number")
 
 
 def add_run_parser(sub) -> None:

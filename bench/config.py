@@ -8,7 +8,7 @@ and is validated before anything is measured.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from bench.data import EmbeddedDataset
 from bench.errors import PipebenchError, unknown_choice
@@ -89,7 +89,6 @@ class RunConfig:
     results_dir: str = "results"
     label: str = ""
     command: str = ""
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -98,13 +98,13 @@ def finish_trial(trial, recorder, build_s, weights_hash, num_train, epochs) -> d
 
 def run_cell(job: dict) -> dict:
     """All trials of one cell; a failing trial is recorded with its error and ends the cell."""
+    import numpy as np
+
     from bench.data import DataSpec
     from pipelines.decode import decode_all
 
     info = framework_info()
     spec = DataSpec.from_json(job["spec"])
-    import numpy as np
-
     val = (decode_all(spec.val_files, spec.image_size), np.asarray(spec.val_labels, np.int32))
     trials = []
     for trial in range(job["settings"]["trials"]):

@@ -30,6 +30,17 @@ def apply(ds, augmentation: str, seed: int):
     raise ValueError(f"unknown augmentation {augmentation!r}")
 
 
+def tail(ds, request):
+    """The common end of a batched tf.data pipeline: augmentation, then the prefetch option."""
+    import tensorflow as tf
+
+    ds = apply(ds, request.augmentation, request.seed)
+    depth = request.options.get("prefetch", 0)
+    if depth:
+        ds = ds.prefetch(tf.data.AUTOTUNE if depth == "autotune" else depth)
+    return ds
+
+
 def _tf_image(images):
     import tensorflow as tf
 

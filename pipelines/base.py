@@ -63,6 +63,15 @@ def parse_bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def parse_prefetch(raw: str) -> int | str:
+    """'0' (off), a positive integer depth, or 'autotune'."""
+    return 0 if raw == "0" else parse_parallelism(raw)
+
+
+PREFETCH = Option("prefetch", "autotune", "prefetch depth: 0 (off), an integer, or autotune",
+                  parse=parse_prefetch)
+
+
 @dataclass(frozen=True)
 class PipelineRequest:
     """Everything a variant needs to build its training input."""

@@ -62,11 +62,13 @@ class CustomVariant(Variant):
         self.description = f"user pipeline {target}"
 
     def build(self, request: PipelineRequest) -> FitInput:
+        import tensorflow as tf
+
         from pipelines import augment
 
         result = load_function(self.target)(request)
         if isinstance(result, FitInput):
             return result
-        if type(result).__module__.startswith("tensorflow") and hasattr(result, "map"):
+        if isinstance(result, tf.data.Dataset):
             result = augment.apply(result, request.augmentation, request.seed)
         return FitInput(x=result)

@@ -8,15 +8,7 @@ antialiasing (the reference). Aligned: `class_names=` the spec's sorted names,
 from __future__ import annotations
 
 from pipelines import augment
-from pipelines.base import (
-    TF_DATA_AUGMENTATIONS,
-    FitInput,
-    Option,
-    PipelineRequest,
-    Variant,
-    parse_bool,
-    register,
-)
+from pipelines.base import PREFETCH, TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, register
 
 
 @register
@@ -27,7 +19,7 @@ class ImageDatasetFromDirectory(Variant):
     family = "image_dataset_from_directory"
     description = "keras.utils.image_dataset_from_directory + rescale (+ prefetch)"
     augmentations = TF_DATA_AUGMENTATIONS
-    options = (Option("prefetch", True, "add prefetch(AUTOTUNE) at the end", parse=parse_bool),)
+    options = (PREFETCH,)
 
     def build(self, request: PipelineRequest) -> FitInput:
         import keras
@@ -48,7 +40,4 @@ class ImageDatasetFromDirectory(Variant):
         )
         ds = ds.map(lambda x, y: (x / 255.0, tf.cast(y, tf.int32)),
                     num_parallel_calls=tf.data.AUTOTUNE)
-        ds = augment.apply(ds, request.augmentation, request.seed)
-        if request.options["prefetch"]:
-            ds = ds.prefetch(tf.data.AUTOTUNE)
-        return FitInput(x=ds)
+        return FitInput(x=augment.tail(ds, request))

@@ -10,15 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines import augment
-from pipelines.base import (
-    TF_DATA_AUGMENTATIONS,
-    FitInput,
-    Option,
-    PipelineRequest,
-    Variant,
-    parse_bool,
-    register,
-)
+from pipelines.base import PREFETCH, TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, register
 from pipelines.decode import pil_load
 
 
@@ -45,7 +37,7 @@ class Generator(Variant):
     family = "generator"
     description = "Python generator (PIL decode) via from_generator"
     augmentations = TF_DATA_AUGMENTATIONS
-    options = (Option("prefetch", True, "add prefetch(AUTOTUNE) after batch", parse=parse_bool),)
+    options = (PREFETCH,)
 
     def build(self, request: PipelineRequest) -> FitInput:
         import tensorflow as tf
@@ -56,7 +48,4 @@ class Generator(Variant):
             tf.TensorSpec(shape=(), dtype=tf.int32),
         )
         ds = tf.data.Dataset.from_generator(image_generator(request), output_signature=signature)
-        ds = augment.apply(ds.batch(request.batch_size), request.augmentation, request.seed)
-        if request.options["prefetch"]:
-            ds = ds.prefetch(tf.data.AUTOTUNE)
-        return FitInput(x=ds)
+        return FitInput(x=augment.tail(ds.batch(request.batch_size), request))

@@ -5,15 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines import augment
-from pipelines.base import (
-    TF_DATA_AUGMENTATIONS,
-    FitInput,
-    Option,
-    PipelineRequest,
-    Variant,
-    parse_parallelism,
-    register,
-)
+from pipelines.base import PREFETCH, TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, register
 from pipelines.decode import decode_all
 
 
@@ -50,8 +42,7 @@ class InMemoryTensorSlices(Variant):
     family = "in_memory"
     description = "decoded arrays via from_tensor_slices + shuffle + batch + prefetch"
     augmentations = TF_DATA_AUGMENTATIONS
-    options = (Option("prefetch", "autotune", "prefetch depth: 0 (off), an integer, or autotune",
-                      parse=lambda raw: 0 if raw == "0" else parse_parallelism(raw)),)
+    options = (PREFETCH,)
 
     def build(self, request: PipelineRequest) -> FitInput:
         import tensorflow as tf
@@ -59,8 +50,4 @@ class InMemoryTensorSlices(Variant):
         images, labels = decode_train(request)
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
         ds = ds.shuffle(len(labels), seed=request.seed, reshuffle_each_iteration=True)
-        ds = augment.apply(ds.batch(request.batch_size), request.augmentation, request.seed)
-        depth = request.options["prefetch"]
-        if depth:
-            ds = ds.prefetch(tf.data.AUTOTUNE if depth == "autotune" else depth)
-        return FitInput(x=ds)
+        return FitInput(x=augment.tail(ds.batch(request.batch_size), request))

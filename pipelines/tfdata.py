@@ -14,9 +14,11 @@ Two presets of one builder, every option switchable on its own:
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 
 from pipelines import augment
 from pipelines.base import (
+    PREFETCH,
     TF_DATA_AUGMENTATIONS,
     FitInput,
     Option,
@@ -29,10 +31,6 @@ from pipelines.base import (
 from pipelines.decode import load_path
 
 
-def parse_prefetch(raw: str) -> int | str:
-    return 0 if raw == "0" else parse_parallelism(raw)
-
-
 def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ...]:
     """The knobs shared by the tf.data-based presets, with one preset's defaults."""
     return (
@@ -40,8 +38,7 @@ def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ..
                parse=parse_parallelism),
         Option("cache", cache, "cache after decode: none, memory or disk",
                choices=("none", "memory", "disk")),
-        Option("prefetch", prefetch, "prefetch depth: 0 (off), an integer, or autotune",
-               parse=parse_prefetch),
+        replace(PREFETCH, default=prefetch),
         Option("shuffle_buffer", 1024, "elements in the shuffle buffer after a cache", parse=int),
         Option("deterministic", deterministic, "keep element order in parallel maps", parse=parse_bool),
     )
@@ -68,10 +65,7 @@ def finish(ds, request: PipelineRequest, num_elements: int):
         ds = ds.cache(path)
         buffer = min(num_elements, opts["shuffle_buffer"])
         ds = ds.shuffle(buffer, seed=request.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(request.batch_size)
-    ds = augment.apply(ds, request.augmentation, request.seed)
-    if opts["prefetch"]:
-        ds = ds.prefetch(tf_value(opts["prefetch"]))
+    ds = augment.tail(ds.batch(request.batch_size), request)
     options = tf.data.Options()
     options.deterministic = opts["deterministic"]
     return ds.with_options(options)

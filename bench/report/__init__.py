@@ -41,6 +41,7 @@ def cell_summary(doc: dict) -> pd.DataFrame:
         error=("error", "first"),
         note=("note", "first"),
     ).reset_index()
+    summary = summary.astype(object).where(summary.notna(), None)  # NaN -> None for the template
     summary["label"] = [
         " + ".join([v] + [x for x in (p, a) if x not in ("float32", "none")])
         for v, p, a in zip(summary["variant"], summary["precision"], summary["augmentation"], strict=True)
