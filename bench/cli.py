@@ -69,6 +69,15 @@ def add_run_parser(sub) -> None:
     p.add_argument("--num-classes", type=positive_int, help="embedded dataset: classes (2..10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=positive_float, help="seconds per cell before it is marked timeout")
+    p.add_argument("--modes", type=comma_list, help="pipeline, train, model_only, simulated (default: all)")
+    p.add_argument("--step-ms", type=positive_float, help="simulated accelerator step per batch, in ms")
+    p.add_argument("--target-rate", type=positive_float,
+                   help="simulated accelerator rate in images/s (default 1000); sets the step")
+    p.add_argument("--target-accuracy", type=float,
+                   help="validation accuracy for time-to-accuracy (default: 2 / classes)")
+    p.add_argument("--telemetry-hz", type=positive_float, default=5.0, help="telemetry samples per second")
+    p.add_argument("--overhead-check", action=argparse.BooleanOptionalAction, default=None,
+                   help="measure the telemetry sampler's overhead (default: on in the default profile)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--label", default="", help="a name for this run, shown in its report")
 
@@ -84,7 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace, argv: list[str]):
-    from bench.config import RunConfig, build_cells, check_range, get_profile
+    from bench.config import (
+        RunConfig,
+        build_cells,
+        check_modes,
+        check_range,
+        get_profile,
+        step_seconds,
+    )
     from bench.data import EmbeddedDataset
     from bench.errors import unknown_choice
     from bench.models import MODELS
@@ -94,6 +110,9 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
     if args.model not in MODELS:
         raise unknown_choice("model", args.model, MODELS)
     check_range("--val-split", args.val_split, 0.0, 1.0)
+    if args.target_accuracy is not None:
+        check_range("--target-accuracy", args.target_accuracy, 0.0, 1.0)
+    batch_size = args.batch_size or profile.batch_size
     embedded = EmbeddedDataset(
         num_train=args.num_train or profile.num_train, num_val=args.num_val or profile.num_val,
         image_size=args.image_size or profile.image_size,
@@ -108,9 +127,13 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         data_dir=str(args.data_dir) if args.data_dir else None,
         val_dir=str(args.val_dir) if args.val_dir else None, val_split=args.val_split,
         model=args.model, epochs=args.epochs or profile.epochs,
-        batch_size=args.batch_size or profile.batch_size, trials=args.trials or profile.trials,
+        batch_size=batch_size, trials=args.trials or profile.trials,
         seed=args.seed, cells=cells, skipped=skipped, options=tuple(args.opt),
-        timeout_s=args.timeout or profile.timeout_s, results_dir=str(args.results_dir),
+        timeout_s=args.timeout or profile.timeout_s, modes=check_modes(args.modes),
+        probe_epochs=profile.probe_epochs, step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
+        telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
+        overhead_check=profile.name == "default" if args.overhead_check is None else args.overhead_check,
+        results_dir=str(args.results_dir),
         label=args.label, command="pipebench " + shlex.join(argv),
     )
 

@@ -47,6 +47,7 @@ class Profile:
     timeout_s: float
     extra_cells: tuple[Cell, ...] = ()
     variants: tuple[str, ...] | None = None  # None: every registered variant
+    probe_epochs: int = 2  # pipeline, model_only, simulated: one warm-up epoch + steady state
 
 
 AXIS_ROWS = (
@@ -63,9 +64,11 @@ ONE_PER_FAMILY = (
 
 PROFILES = {
     "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY),
-    "default": Profile("default", 1200, 400, 64, 6, 3, 32, 1, 600.0, AXIS_ROWS),
-    "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 3, 1800.0, AXIS_ROWS),
+    "default": Profile("default", 1200, 400, 64, 6, 3, 32, 3, 900.0, AXIS_ROWS),
+    "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 5, 3600.0, AXIS_ROWS, None, 3),
 }
+MODES = ("pipeline", "train", "model_only", "simulated")
+DEFAULT_TARGET_RATE = 1000.0  # images/s the simulated accelerator consumes, unless told
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ class RunConfig:
     skipped: tuple[tuple[str, str], ...] = ()
     options: tuple[str, ...] = ()
     timeout_s: float = 600.0
+    modes: tuple[str, ...] = MODES
+    probe_epochs: int = 2
+    step_s: float = 0.032
+    telemetry_hz: float = 5.0
+    target_accuracy: float | None = None  # None: twice chance, 2 / num_classes
+    overhead_check: bool = False
     results_dir: str = "results"
     label: str = ""
     command: str = ""
@@ -99,6 +108,27 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise unknown_choice("profile", name, PROFILES) from None
+
+
+def default_target_accuracy(num_classes: int) -> float:
+    """Twice chance (capped at 0.9): reachable by a learning model, not by a guessing one."""
+    return min(0.9, 2.0 / num_classes)
+
+
+def step_seconds(batch_size: int, step_ms: float | None, target_rate: float | None) -> float:
+    """The simulated step: `--step-ms`, else the time `--target-rate` images/s gives a batch."""
+    if step_ms is not None and target_rate is not None:
+        raise PipebenchError("give --step-ms or --target-rate, not both")
+    if step_ms is not None:
+        return step_ms / 1000.0
+    return batch_size / (target_rate or DEFAULT_TARGET_RATE)
+
+
+def check_modes(modes: list[str] | None) -> tuple[str, ...]:
+    for mode in modes or ():
+        if mode not in MODES:
+            raise unknown_choice("mode", mode, MODES)
+    return tuple(m for m in MODES if m in modes) if modes else MODES
 
 
 def check_range(flag: str, value: float, low: float, high: float | None = None) -> None:

@@ -26,13 +26,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import environment
-from bench.config import Cell, RunConfig
+from bench.config import Cell, RunConfig, default_target_accuracy
 from bench.data import DataSpec, resolve_spec
-from bench.results import new_run_dir, save_run
+from bench.results import SCHEMA_VERSION, mode_summaries, new_run_dir, save_run
 from bench.worker import EVENT_PREFIX
 from pipelines.base import get_variant, options_for, split_overrides
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "probe_epochs", "step_s",
+            "telemetry_hz")
+OVERHEAD_VARIANT = "tf_data_tuned"
+OVERHEAD_REPEATS = 6
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dic
     scoped = split_overrides(config.options)
     return {
         "cell": {"variant": cell.variant, "precision": cell.precision, "augmentation": cell.augmentation},
-        "settings": {k: getattr(config, k) for k in ("model", "epochs", "batch_size", "trials", "seed")},
+        "settings": {k: getattr(config, k) for k in SETTINGS},
         "options": options_for(get_variant(cell.variant), scoped),
         "spec": spec.to_json(),
         "scratch_dir": str(scratch),
@@ -139,14 +143,17 @@ def cell_line(done: int, total: int, cell: dict) -> str:
     """One line for a finished cell: its rank, name, status and median rate."""
     label = " ".join(v for v in (cell["variant"], cell["precision"], cell["augmentation"])
                      if v not in ("float32", "none"))
-    rates = sorted(t["images_per_sec"] for t in cell.get("trials", []) if t.get("images_per_sec"))
-    rate = f"{rates[len(rates) // 2]:,.0f} images/s" if rates else (cell.get("error") or "")
-    return f"[{done}/{total}] {label}: {cell['status']} {rate}"
+    parts = []
+    for mode, summary in mode_summaries(cell).items():
+        if summary is not None:
+            parts.append(f"{mode} {summary.median:,.0f}")
+    rates = f"images/s: {', '.join(parts)}" if parts else ""
+    return f"[{done}/{total}] {label}: {cell['status']} {rates} {cell.get('error') or ''}".rstrip()
 
 
 def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": config.command,
@@ -155,9 +162,33 @@ def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
         "config": config.to_dict(),
         "environment": environment.fingerprint(),
         "dataset": spec.fingerprint(),
+        "target_accuracy": config.target_accuracy or default_target_accuracy(spec.num_classes),
         "skipped": [{"cell": key, "reason": reason} for key, reason in config.skipped],
         "cells": [],
     }
+
+
+def show_event(bar, event: dict) -> None:
+    """Advance the bar per finished mode; show the running mode and training's progress."""
+    if event["event"] == "mode":
+        bar.update(1)
+    elif event["event"] == "epoch" and event.get("val_accuracy") is not None:
+        bar.set_postfix(trial=event["trial"], epoch=event["epoch"], val_acc=f"{event['val_accuracy']:.2f}")
+
+
+def overhead_check(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+    """Pipeline-mode throughput of one variant with the sampler on and off, alternating."""
+    job = job_for(Cell(OVERHEAD_VARIANT), config, spec, run_dir)
+    job["overhead_repeats"] = OVERHEAD_REPEATS
+    return run_child(job, config.timeout_s, lambda e: None)
+
+
+def overhead_line(result: dict) -> str:
+    ratio = result.get("ratio")
+    if ratio is None:
+        return f"telemetry overhead check: {result.get('status')} {result.get('error') or ''}"
+    return (f"telemetry overhead check ({result['variant']}, pipeline mode): throughput with the "
+            f"sampler on / off = {ratio:.3f} ({'>=' if ratio >= 0.99 else '<'} 0.99)")
 
 
 def run(config: RunConfig) -> RunOutcome:
@@ -171,27 +202,23 @@ def run(config: RunConfig) -> RunOutcome:
     doc = new_document(config, spec, run_dir)
     save_run(run_dir, doc)
     interrupted = False
-    per_cell = config.trials * config.epochs
-    bar = tqdm(total=len(config.cells) * per_cell, unit="epoch", dynamic_ncols=True,
+    per_cell = config.trials * len(config.modes)
+    bar = tqdm(total=len(config.cells) * per_cell, unit="run", dynamic_ncols=True,
                mininterval=0.5, disable=None)  # a bar on a terminal; one line per cell otherwise
     try:
         for cell in config.cells:
             bar.set_description(cell.label)
             start = bar.n
-
-            def on_event(event: dict) -> None:
-                if event["event"] == "epoch":
-                    bar.update(1)
-                    if event.get("val_accuracy") is not None:
-                        bar.set_postfix(val_acc=f"{event['val_accuracy']:.2f}")
-
             job = job_for(cell, config, spec, run_dir)
-            doc["cells"].append(run_child(job, config.timeout_s, on_event))
+            doc["cells"].append(run_child(job, config.timeout_s, lambda e: show_event(bar, e)))
             if doc["cells"][-1].get("framework"):
                 doc["environment"].setdefault("framework", doc["cells"][-1]["framework"])
             bar.update(start + per_cell - bar.n)
             save_run(run_dir, doc)
             bar.write(cell_line(len(doc["cells"]), len(config.cells), doc["cells"][-1]), file=sys.stderr)
+        if config.overhead_check:
+            doc["telemetry_overhead"] = overhead_check(config, spec, run_dir)
+            bar.write(overhead_line(doc["telemetry_overhead"]), file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
     finally:

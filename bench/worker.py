@@ -5,7 +5,8 @@ backend), TensorFlow's thread pools and any worker processes a pipeline starts
 cannot leak from one measurement into the next, and so the parent can enforce
 a timeout and clean up by killing the process group.
 
-The job file names the cell, the run's settings and the DataSpec. The worker
+For every trial the worker runs each mode (see `bench.modes`) on a freshly
+built pipeline and model, with the telemetry sampler marking each phase. It
 prints progress events as `@pipebench {json}` lines on stdout and writes its
 result atomically to the job's `result_path`.
 """
@@ -46,78 +47,137 @@ def framework_info() -> dict:
     }
 
 
-def run_trial(job: dict, trial: int, val: tuple, info: dict) -> dict:
-    """Build the pipeline and the identical model, train, and return the raw record."""
-    from bench.data import DataSpec
-    from bench.measure import fit_recorder
-    from bench.models import build_model, set_precision
-    from pipelines import augment
-    from pipelines.base import PipelineRequest, get_variant
+class Cell:
+    """One cell's job, with what every mode of it needs built once."""
 
-    cell, settings = job["cell"], job["settings"]
-    spec = DataSpec.from_json(job["spec"])
-    variant = get_variant(cell["variant"])
-    set_precision(cell["precision"], has_gpu=bool(info["gpus"]))
-    request = PipelineRequest(
-        spec=spec, batch_size=settings["batch_size"], seed=settings["seed"] + trial,
-        augmentation=cell["augmentation"], options=job["options"], cache_dir=Path(job["scratch_dir"]),
-    )
-    started = time.perf_counter()
-    fit_input = variant.build(request)
-    build_s = time.perf_counter() - started
-    layers = augment.keras_layers(settings["seed"]) if cell["augmentation"] == "keras_layers" else ()
-    model, weights_hash = build_model(
-        settings["model"], spec.image_size, spec.num_classes, settings["seed"], layers
-    )
-    recorder = fit_recorder(lambda e: emit("epoch", trial=trial, **e))
-    model.fit(
-        fit_input.x, fit_input.y, epochs=settings["epochs"], steps_per_epoch=fit_input.steps_per_epoch,
-        validation_data=val, validation_batch_size=settings["batch_size"],
-        callbacks=[recorder], verbose=0, **fit_input.fit_kwargs,
-    )
-    return finish_trial(trial, recorder, build_s, weights_hash, len(spec.train_files), settings["epochs"])
+    def __init__(self, job: dict):
+        import numpy as np
+
+        from bench.data import DataSpec
+        from bench.models import set_precision
+        from bench.modes import ModeSettings
+        from pipelines.base import get_variant
+        from pipelines.decode import decode_all
+
+        self.job, self.settings = job, job["settings"]
+        self.spec = DataSpec.from_json(job["spec"])
+        self.variant = get_variant(job["cell"]["variant"])
+        self.info = framework_info()
+        set_precision(job["cell"]["precision"], has_gpu=bool(self.info["gpus"]))
+        self.val = (decode_all(self.spec.val_files, self.spec.image_size),
+                    np.asarray(self.spec.val_labels, np.int32))
+        batch = self.settings["batch_size"]
+        self.model_batch = (decode_all(self.spec.train_files[:batch], self.spec.image_size),
+                            np.asarray(self.spec.train_labels[:batch], np.int32))
+        self.modes = ModeSettings(
+            image_size=self.spec.image_size, num_classes=self.spec.num_classes, batch_size=batch,
+            num_train=len(self.spec.train_files), probe_epochs=self.settings["probe_epochs"],
+            step_s=self.settings["step_s"],
+        )
+        self.trained_model = None
+
+    def pipeline(self, trial: int):
+        """A freshly built pipeline for this trial, and how long building took."""
+        from pipelines.base import PipelineRequest
+
+        request = PipelineRequest(
+            spec=self.spec, batch_size=self.settings["batch_size"], seed=self.settings["seed"] + trial,
+            augmentation=self.job["cell"]["augmentation"], options=self.job["options"],
+            cache_dir=Path(self.job["scratch_dir"]),
+        )
+        started = time.perf_counter()
+        fit_input = self.variant.build(request)
+        return fit_input, time.perf_counter() - started
+
+    def model(self):
+        """The identical model (augmentation layers in front for `keras_layers`) and its hash."""
+        from bench.models import build_model
+        from pipelines import augment
+
+        seed = self.settings["seed"]
+        layers = augment.keras_layers(seed) if self.job["cell"]["augmentation"] == "keras_layers" else ()
+        return build_model(self.settings["model"], self.spec.image_size, self.spec.num_classes, seed, layers)
+
+    def run_mode(self, mode: str, trial: int) -> dict:
+        from bench import modes
+
+        if mode == "model_only":
+            # speed does not depend on the weights: reuse the model `train` compiled and traced
+            model = self.trained_model or self.model()[0]
+            return modes.run_model_only(model, self.model_batch, self.modes)
+        fit_input, build_s = self.pipeline(trial)
+        if mode == "pipeline":
+            return {**modes.run_pipeline(fit_input, self.modes), "build_s": build_s}
+        if mode == "simulated":
+            return {**modes.run_simulated(fit_input, self.modes), "build_s": build_s}
+        model, weights = self.model()
+        self.trained_model = model
+        recorder = modes.fit_and_record(model, fit_input, self.settings["epochs"], validation=self.val,
+                                        on_epoch=lambda e: emit("epoch", trial=trial, **e))
+        return {**modes.record(recorder), "build_s": build_s, "initial_weights_sha256": weights,
+                **shortfall(recorder.epochs, len(self.spec.train_files), self.settings["epochs"])}
 
 
-def finish_trial(trial, recorder, build_s, weights_hash, num_train, epochs) -> dict:
-    """The trial's record, with a note when the input delivered fewer images than asked."""
-    from bench.results import trial_throughput
-
-    expected = num_train * epochs
-    delivered = sum(e["images"] for e in recorder.epochs)
+def shortfall(epochs: list[dict], num_train: int, asked_epochs: int) -> dict:
+    """Images asked for vs delivered, with a note when the input delivered fewer."""
+    expected = num_train * asked_epochs
+    delivered = sum(e["images"] for e in epochs)
     note = None
     if delivered < expected:
         note = (f"input delivered {delivered} of {expected} images asked for "
-                f"({len(recorder.epochs)} of {epochs} epochs ran); throughput counts delivered images")
-    return {
-        "trial": trial, "status": "ok", "error": None, "build_s": build_s,
-        "first_batch_s": recorder.first_batch_s, "initial_weights_sha256": weights_hash,
-        "epochs": recorder.epochs, "images_expected": expected, "note": note,
-        **trial_throughput(recorder.epochs),
-    }
+                f"({len(epochs)} of {asked_epochs} epochs ran); throughput counts delivered images")
+    return {"images_expected": expected, "note": note}
 
 
 def run_cell(job: dict) -> dict:
-    """All trials of one cell; a failing trial is recorded with its error and ends the cell."""
+    """Every mode of every trial; a mode that fails is recorded with its error and not retried."""
+    from bench.telemetry import Sampler, summarize_phase
+
+    cell = Cell(job)
+    sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
+    runs, failed_modes = [], set()
+    for trial in range(job["settings"]["trials"]):
+        for mode in job["settings"]["modes"]:
+            if mode in failed_modes:
+                continue
+            with sampler.phase(mode, trial=trial) as mark:
+                try:
+                    run = {"status": "ok", "error": None, **cell.run_mode(mode, trial)}
+                except Exception as exc:  # recorded, not raised: the other modes and cells go on
+                    traceback.print_exc()
+                    run = {"status": "failed", "error": one_line(exc), "epochs": []}
+                    failed_modes.add(mode)
+            runs.append({"mode": mode, "trial": trial, **run, "mark": mark})
+            emit("mode", mode=mode, trial=trial, status=run["status"])
+    sampler.stop()
+    telemetry = sampler.to_dict()
+    for run in runs:
+        run["telemetry"] = summarize_phase(telemetry, run["mark"])
+    errors = [r["error"] for r in runs if r["status"] != "ok"]
+    return {**job["cell"], "status": "failed" if errors else "ok", "error": errors[0] if errors else None,
+            "framework": cell.info, "runs": runs, "telemetry": telemetry}
+
+
+def run_overhead_check(job: dict) -> dict:
+    """Pipeline-mode rate with and without the sampler, in alternating order, same pipeline."""
     import numpy as np
 
-    from bench.data import DataSpec
-    from pipelines.decode import decode_all
+    from bench import modes
+    from bench.telemetry import Sampler
 
-    info = framework_info()
-    spec = DataSpec.from_json(job["spec"])
-    val = (decode_all(spec.val_files, spec.image_size), np.asarray(spec.val_labels, np.int32))
-    trials = []
-    for trial in range(job["settings"]["trials"]):
-        emit("trial", trial=trial)
-        try:
-            trials.append(run_trial(job, trial, val, info))
-        except Exception as exc:  # recorded, not raised: the run goes on with other cells
-            traceback.print_exc()
-            trials.append({"trial": trial, "status": "failed", "error": one_line(exc), "epochs": []})
-            break
-    status = "ok" if all(t["status"] == "ok" for t in trials) else "failed"
-    error = next((t["error"] for t in trials if t["error"]), None)
-    return {**job["cell"], "status": status, "error": error, "framework": info, "trials": trials}
+    cell = Cell(job)
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for repeat in range(job["overhead_repeats"]):
+        for enabled in ((False, True) if repeat % 2 == 0 else (True, False)):
+            sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start() if enabled else None
+            fit_input, _ = cell.pipeline(repeat)
+            rates[enabled].append(modes.run_pipeline(fit_input, cell.modes)["images_per_sec"])
+            if sampler is not None:
+                sampler.stop()
+    on, off = float(np.median(rates[True])), float(np.median(rates[False]))
+    return {**job["cell"], "status": "ok", "on_images_per_sec": rates[True],
+            "off_images_per_sec": rates[False], "ratio": on / off if off else None,
+            "telemetry_hz": job["settings"]["telemetry_hz"]}
 
 
 def main(argv: list[str]) -> int:
@@ -125,10 +185,10 @@ def main(argv: list[str]) -> int:
 
     job = json.loads(Path(argv[0]).read_text())
     try:
-        result = run_cell(job)
+        result = run_overhead_check(job) if job.get("overhead_repeats") else run_cell(job)
     except Exception as exc:
         traceback.print_exc()
-        result = {**job["cell"], "status": "failed", "error": one_line(exc), "trials": []}
+        result = {**job["cell"], "status": "failed", "error": one_line(exc), "runs": []}
     atomic_write_text(Path(job["result_path"]), json.dumps(result, default=str))
     emit("done", status=result["status"])
     return 0

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from bench.report.figures import throughput_bars
-from bench.results import atomic_write_text, load_run, to_frame
+from bench.results import atomic_write_text, cell_metrics, load_run
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench.report", "."),
@@ -22,47 +23,70 @@ ENV = jinja2.Environment(
 )
 
 
-def cell_summary(doc: dict) -> pd.DataFrame:
-    """One row per cell: median images/s with CI, accuracy, first batch, status."""
-    frame = to_frame(doc)
-    if frame.empty:
-        return frame
-    grouped = frame.groupby(["variant", "precision", "augmentation"], sort=False)
-    summary = grouped.agg(
-        status=("status", lambda s: "ok" if (s == "ok").all() else s[s != "ok"].iloc[0]),
-        images_per_sec=("images_per_sec_median", "first"),
-        ci_low=("images_per_sec_ci_low", "first"),
-        ci_high=("images_per_sec_ci_high", "first"),
-        unstable=("unstable", "first"),
-        trials=("trial", "count"),
-        first_batch_s=("first_batch_s", "median"),
-        build_s=("build_s", "median"),
-        val_accuracy=("val_accuracy", "median"),
-        error=("error", "first"),
-        note=("note", "first"),
-    ).reset_index()
-    summary = summary.astype(object).where(summary.notna(), None)  # NaN -> None for the template
-    summary["label"] = [
-        " + ".join([v] + [x for x in (p, a) if x not in ("float32", "none")])
-        for v, p, a in zip(summary["variant"], summary["precision"], summary["augmentation"], strict=True)
-    ]
-    return summary
+BASELINES = ("image_data_generator", "generator")
+
+
+def cell_summary(doc: dict) -> list[dict]:
+    """One row per cell: each mode's median, the derived figures, and training's telemetry."""
+    target = doc.get("target_accuracy")
+    rows = []
+    for cell in doc.get("cells", []):
+        metrics = cell_metrics(cell, target)
+        summaries = metrics["summaries"]
+        train_runs = [r for r in cell.get("runs", []) if r["mode"] == "train" and r["status"] == "ok"]
+        telemetry = [r.get("telemetry") or {} for r in train_runs]
+        train = summaries.get("train")
+        rows.append({
+            "variant": cell["variant"], "precision": cell["precision"],
+            "augmentation": cell["augmentation"], "status": cell["status"], "error": cell.get("error"),
+            "label": " + ".join([cell["variant"]] + [x for x in (cell["precision"], cell["augmentation"])
+                                                     if x not in ("float32", "none")]),
+            "trials": len(train_runs),
+            "images_per_sec": train.median if train else None,
+            "ci_low": train.ci_low if train else None, "ci_high": train.ci_high if train else None,
+            "unstable": bool(train and train.unstable),
+            **{f"{mode}_images_per_sec": summaries[mode].median if summaries.get(mode) else None
+               for mode in ("pipeline", "model_only", "simulated")},
+            "stall_percent": metrics["stall_percent"], "au_percent": metrics["au_percent"],
+            "input_bound": metrics["input_bound"], "time_to_accuracy_s": metrics["time_to_accuracy_s"],
+            "first_batch_s": median([r.get("first_batch_s") for r in train_runs]),
+            "val_accuracy": median([r["epochs"][-1].get("val_accuracy") for r in train_runs if r["epochs"]]),
+            "cpu_percent": median([t.get("cpu_percent") for t in telemetry]),
+            "peak_rss_bytes": max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")),
+                                  default=None),
+            "gpu_util_percent": median([t.get("gpu_util_percent") for t in telemetry]),
+            "note": next((r["note"] for r in train_runs if r.get("note")), None),
+        })
+    add_speedups(rows)
+    return rows
+
+
+def median(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.median(present)) if present else None
+
+
+def add_speedups(rows: list[dict]) -> None:
+    """Speedup of each cell's training rate over the first baseline variant present."""
+    base = next((r for name in BASELINES for r in rows
+                 if r["variant"] == name and r["precision"] == "float32"
+                 and r["augmentation"] == "none" and r["images_per_sec"]), None)
+    for row in rows:
+        ok = base and row["images_per_sec"]
+        row["speedup"] = row["images_per_sec"] / base["images_per_sec"] if ok else None
+        row["baseline"] = base["variant"] if base else None
 
 
 def render_report(run_dir: Path) -> Path:
     """Write `report.html` beside the run's results.json and return its path."""
     run_dir = Path(run_dir)
     doc = load_run(run_dir)
-    summary = cell_summary(doc)
-    fastest = None
-    if not summary.empty and (summary["status"] == "ok").any():
-        fastest = summary.loc[summary[summary["status"] == "ok"]["images_per_sec"].idxmax()]
+    rows = cell_summary(doc)
+    ranked = [r for r in rows if r["status"] == "ok" and r["images_per_sec"]]
+    fastest = max(ranked, key=lambda r: r["images_per_sec"], default=None)
     html = ENV.get_template("report.html.j2").render(
-        doc=doc,
-        rows=summary.to_dict("records"),
-        fastest=None if fastest is None else fastest.to_dict(),
-        throughput_svg=throughput_bars(summary),
-        fmt=format_number,
+        doc=doc, rows=rows, fastest=fastest, fmt=format_number,
+        throughput_svg=throughput_bars(pd.DataFrame(rows)) if rows else None,
     )
     path = run_dir / "report.html"
     atomic_write_text(path, html)

@@ -32,9 +32,9 @@ def throughput_bars(summary: pd.DataFrame) -> str | None:
     colors = ["#3b7dd8" if s == "ok" else "#c0392b" for s in data["status"]]
     fig, ax = plt.subplots(figsize=(8, 0.42 * len(data) + 1.2))
     ax.barh(data["label"], medians, xerr=[low, high], color=colors, capsize=3)
-    for y, (value, status) in enumerate(zip(medians, data["status"], strict=True)):
+    for y, (value, right, status) in enumerate(zip(medians, medians + high, data["status"], strict=True)):
         text = f"{value:,.0f}" if status == "ok" else status
-        ax.text(value, y, f" {text}", va="center", fontsize=8)
+        ax.text(right, y, f"  {text}", va="center", fontsize=8)  # right of the error bar
     ax.set_xlabel("steady-state throughput (images/s, median with 95% CI)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)

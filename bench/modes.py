@@ -1,0 +1,138 @@
+"""The four measurement modes, each run in the worker for every trial of a cell.
+
+* `pipeline`: the variant's batches with no model: a stub consumer (global
+  average pooling and one dense layer, microseconds per step) so that every
+  input type is read by Keras' own adapters, PyDataset workers included.
+* `train`: the identical model, end to end.
+* `model_only`: the identical model fed one batch already in memory, repeated:
+  the ingestion-free upper bound for this model on this machine.
+* `simulated`: the stub consumer plus a calibrated sleep of `step_s` after each
+  batch. Sleeping releases the CPU, so the pipeline's threads and workers run on
+  while the "accelerator" is busy, as they would beside a real one.
+
+Every mode counts delivered images with the same metric and callback as
+training (`bench.measure`), so their rates are comparable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from bench.measure import fit_recorder, images_seen_metric, steady_state
+
+MODES = ("pipeline", "train", "model_only", "simulated")
+MODEL_ONLY_STEPS = 20  # steps per model_only epoch at most: its rate settles quickly
+
+
+@dataclass(frozen=True)
+class ModeSettings:
+    """What every mode of a cell shares."""
+
+    image_size: tuple[int, int]
+    num_classes: int
+    batch_size: int
+    num_train: int
+    probe_epochs: int  # pipeline, model_only and simulated: one warm-up epoch, then steady state
+    step_s: float  # simulated mode's accelerator step
+
+
+def stub_consumer(image_size, num_classes):
+    """A model of negligible cost that accepts the variant's batches."""
+    import keras
+
+    inputs = keras.Input(shape=(*image_size, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32")(pooled)
+    model = keras.Model(inputs, outputs, name="stub_consumer")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[images_seen_metric()])
+    return model
+
+
+def calibrated_sleep(step_s: float, samples: int = 20) -> float:
+    """The argument to time.sleep that makes one sleep last `step_s` on average on this machine."""
+    if step_s <= 0:
+        return 0.0
+    overshoot = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        time.sleep(step_s)
+        overshoot.append(time.perf_counter() - start - step_s)
+    overshoot.sort()
+    return max(step_s - overshoot[len(overshoot) // 2], 0.0)
+
+
+def simulated_step(step_s: float):
+    """A callback that sleeps after every batch, and records how long it actually slept."""
+    import keras
+
+    request_s = calibrated_sleep(step_s)
+
+    class SimulatedStep(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.slept_s: list[float] = []
+            self.epoch_slept_s = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_slept_s = 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            start = time.perf_counter()
+            time.sleep(request_s)
+            self.epoch_slept_s += time.perf_counter() - start
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.slept_s.append(self.epoch_slept_s)
+
+    return SimulatedStep()
+
+
+def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation=None, on_epoch=None):
+    """`model.fit` with the recorder; returns the recorder."""
+    recorder = fit_recorder(on_epoch)
+    model.fit(
+        fit_input.x, fit_input.y, epochs=epochs, steps_per_epoch=fit_input.steps_per_epoch,
+        validation_data=validation, callbacks=[recorder, *extra_callbacks], verbose=0,
+        **fit_input.fit_kwargs,
+    )
+    return recorder
+
+
+def record(recorder, **extra) -> dict:
+    """The raw record of one mode run, with its steady-state rate derived from the epochs."""
+    result = steady_state(recorder.epochs)
+    return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s,
+            "images_per_sec": result.images_per_sec, "warmup_included": result.warmup_included, **extra}
+
+
+def run_pipeline(fit_input, settings: ModeSettings) -> dict:
+    model = stub_consumer(settings.image_size, settings.num_classes)
+    return record(fit_and_record(model, fit_input, settings.probe_epochs))
+
+
+def run_simulated(fit_input, settings: ModeSettings) -> dict:
+    """Stub consumer + calibrated step; AU = time the 'accelerator' was busy / total time."""
+    model = stub_consumer(settings.image_size, settings.num_classes)
+    step = simulated_step(settings.step_s)
+    recorder = fit_and_record(model, fit_input, settings.probe_epochs, extra_callbacks=[step])
+    for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
+        epoch["busy_s"] = slept
+    steady = [e for e in recorder.epochs if e["epoch"] > 1] or recorder.epochs
+    busy, total = sum(e["busy_s"] for e in steady), sum(e["train_s"] for e in steady)
+    au = min(busy / total, 1.0) if total > 0 else None
+    return record(recorder, au=au, step_s=settings.step_s)
+
+
+def run_model_only(model, batch, settings: ModeSettings) -> dict:
+    """The identical model on one in-memory batch, repeated (an epoch's steps, at most 20)."""
+    import tensorflow as tf
+
+    from pipelines.base import FitInput
+
+    images, labels = batch
+    ds = tf.data.Dataset.from_tensors((tf.constant(images), tf.constant(labels))).repeat()
+    steps = min(math.ceil(settings.num_train / settings.batch_size), MODEL_ONLY_STEPS)
+    fit_input = FitInput(x=ds, steps_per_epoch=steps)
+    return record(fit_and_record(model, fit_input, settings.probe_epochs))
