@@ -62,9 +62,12 @@ ONE_PER_FAMILY = (
     "image_dataset_from_directory", "tf_data_tuned", "tfrecord",
 )
 
+DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_naive")  # every family; naive vs tuned tf.data
+
 PROFILES = {
     "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY),
-    "default": Profile("default", 1200, 400, 64, 6, 3, 32, 3, 900.0, AXIS_ROWS),
+    "default": Profile("default", 640, 240, 40, 6, 3, 32, 3, 600.0,
+                       (AXIS_ROWS[0], AXIS_ROWS[3]), DEFAULT_VARIANTS),
     "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 5, 3600.0, AXIS_ROWS, None, 3),
 }
 MODES = ("pipeline", "train", "model_only", "simulated")

@@ -19,7 +19,7 @@ import numpy as np
 from bench.errors import PipebenchError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-NOISE_STD = 30.0
+NOISE_STD = 20.0
 LAYOUT_HINT = "give a folder with one subfolder of images per class"
 EMBEDDED_SHAPES = (
     "circle", "square", "triangle", "cross", "ring",
@@ -96,7 +96,7 @@ class EmbeddedDataset:
 
     def root(self) -> Path:
         key = f"{self.num_train}-{self.num_val}-{self.image_size}-{self.num_classes}-{self.seed}"
-        return cache_root() / "datasets" / f"shapes-v1-{key}"
+        return cache_root() / "datasets" / f"shapes-v2-{key}"
 
 
 def ensure_embedded(params: EmbeddedDataset) -> Path:

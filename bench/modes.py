@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from bench.measure import fit_recorder, images_seen_metric, steady_state
 
 MODES = ("pipeline", "train", "model_only", "simulated")
-MODEL_ONLY_STEPS = 20  # steps per model_only epoch at most: its rate settles quickly
+MODEL_ONLY_STEPS = 10  # steps per model_only epoch at most: its rate settles quickly
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def run_simulated(fit_input, settings: ModeSettings) -> dict:
 
 
 def run_model_only(model, batch, settings: ModeSettings) -> dict:
-    """The identical model on one in-memory batch, repeated (an epoch's steps, at most 20)."""
+    """The identical model on one in-memory batch, repeated (an epoch's steps, at most 10)."""
     import tensorflow as tf
 
     from pipelines.base import FitInput

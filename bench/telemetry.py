@@ -107,6 +107,7 @@ class Sampler:
         self.series: dict[str, list] = {"t": [], "cpu_percent": [], "rss_bytes": [], "read_bytes": [],
                                         "gpu": []}
         self.marks: list[dict] = []
+        self.cpu_s = 0.0  # CPU time the sampling itself took, in the sampler's thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,7 +124,9 @@ class Sampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
+            start = time.thread_time()
             self.sample()
+            self.cpu_s += time.thread_time() - start
 
     def start(self) -> Sampler:
         psutil.cpu_percent(percpu=True)  # the first call only sets the reference point
@@ -149,7 +152,8 @@ class Sampler:
 
     def to_dict(self) -> dict:
         return {"interval_s": self.interval_s, "gpu_status": self.gpu.status,
-                "gpus": self.gpu.inventory, "series": self.series, "marks": self.marks}
+                "gpus": self.gpu.inventory, "series": self.series, "marks": self.marks,
+                "sampler_cpu_s": self.cpu_s, "sampled_s": self.now()}
 
 
 def summarize_phase(telemetry: dict, mark: dict) -> dict:

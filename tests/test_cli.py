@@ -48,6 +48,9 @@ def test_class_folder_without_images(tmp_path):
     (("--pipeline", "nocolon"), ("module:function",)),
     (("--pipeline", "no_such_module:build"), ("no module named 'no_such_module'",)),
     (("--bogus",), ("unrecognized arguments",)),
+    (("--modes", "inference"), ("unknown mode 'inference'", "model_only")),
+    (("--step-ms", "10", "--target-rate", "500"), ("--step-ms or --target-rate",)),
+    (("--target-accuracy", "1.5"), ("--target-accuracy", "out of range")),
 ])
 def test_bad_values_name_the_valid_choices(tmp_path, args, fragments):
     # tiny sizes: should a check ever be missed, the run stays short rather than a full profile
@@ -79,7 +82,7 @@ def test_failing_variant_is_recorded_and_the_others_still_run(tmp_path):
     import pandas as pd
 
     result = run_cli("run", "--variants", "in_memory_numpy", "--pipeline", "plugins.pipelines:broken",
-                     *TINY_ARGS, "--results-dir", str(tmp_path))
+                     "--modes", "train", *TINY_ARGS, "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(next(tmp_path.glob("*/results.csv")))
     by_variant = frame.set_index("variant")

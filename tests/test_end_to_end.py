@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import TINY_ARGS, run_cli
@@ -41,37 +42,58 @@ def test_csv_has_an_ok_row_for_every_family_and_the_axis_rows(quick_run):
     frame = pd.read_csv(run_dir / "results.csv")
     assert list(frame.columns) == CSV_COLUMNS
     failed = frame[frame["status"] != "ok"]
-    assert failed.empty, failed[["variant", "error"]].to_string()
-    plain = frame[(frame["precision"] == "float32") & (frame["augmentation"] == "none")]
+    assert failed.empty, failed[["variant", "mode", "error"]].to_string()
+    train = frame[frame["mode"] == "train"]
+    plain = train[(train["precision"] == "float32") & (train["augmentation"] == "none")]
     assert set(plain["variant"]) == FAMILIES
-    assert ((frame["precision"] == "mixed_bfloat16") & (frame["variant"] == "tf_data_tuned")).any()
-    assert ((frame["augmentation"] == "tf_image") & (frame["variant"] == "tf_data_tuned")).any()
+    assert ((train["precision"] == "mixed_bfloat16") & (train["variant"] == "tf_data_tuned")).any()
+    assert ((train["augmentation"] == "tf_image") & (train["variant"] == "tf_data_tuned")).any()
     assert (frame["images_per_sec"] > 0).all()
     assert (frame["first_batch_s"] > 0).all()
-    assert frame["val_accuracy"].between(0, 1).all()
-    assert (frame["images_delivered"] == frame["images_expected"]).all()
+    assert train["val_accuracy"].between(0, 1).all()
+    assert (train["images_delivered"] == train["images_expected"]).all()
+
+
+def test_every_cell_has_the_four_modes_and_their_derived_figures(quick_run):
+    _, run_dir = quick_run
+    frame = pd.read_csv(run_dir / "results.csv")
+    modes = frame.groupby(["variant", "precision", "augmentation"])["mode"].apply(set)
+    assert (modes == {"pipeline", "train", "model_only", "simulated"}).all()
+    assert frame["stall_percent"].between(0, 100).all()
+    assert frame["au_percent"].between(0, 100).all()
+    assert frame["input_bound"].isin(["not input-bound", "moderately input-bound",
+                                      "highly input-bound"]).all()
+    assert frame["images_per_sec_ci_low"].le(frame["images_per_sec_median"]).all()
+    train = frame[frame["mode"] == "train"]
+    assert (train["cpu_percent"] > 0).all() and (train["peak_rss_bytes"] > 50 * 2**20).all()
+    assert train["gpu_util_percent"].isna().all()  # no GPU on the test machines
 
 
 def test_every_cell_started_from_identical_weights(quick_run):
     _, run_dir = quick_run
     doc = load_run(run_dir)
-    hashes = {t["initial_weights_sha256"] for c in doc["cells"] for t in c["trials"]}
+    hashes = {r["initial_weights_sha256"] for c in doc["cells"] for r in c["runs"] if r["mode"] == "train"}
     assert len(hashes) == 1
 
 
 def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
     _, run_dir = quick_run
     doc = json.loads((run_dir / "results.json").read_text())
-    assert doc["schema_version"] == 1 and doc["complete"] is True
+    assert doc["schema_version"] == 2 and doc["complete"] is True
     assert doc["config"]["profile"] == "quick" and doc["config"]["epochs"] == 2
     assert doc["environment"]["framework"]["tensorflow"]
     assert doc["dataset"]["num_train"] == 48
     for cell in doc["cells"]:
-        epochs = cell["trials"][0]["epochs"]
-        assert [e["epoch"] for e in epochs] == [1, 2]
-        assert all(e["images"] == 48 for e in epochs)
+        for run in cell["runs"]:
+            assert [e["epoch"] for e in run["epochs"]] == [1, 2]
+            if run["mode"] != "model_only":
+                assert all(e["images"] == 48 for e in run["epochs"]), (cell["variant"], run["mode"])
+        series = cell["telemetry"]["series"]
+        assert len(series["t"]) > 3 and cell["telemetry"]["gpu_status"].startswith("unavailable")
+        assert {m["name"] for m in cell["telemetry"]["marks"]} == {"pipeline", "train", "model_only",
+                                                                   "simulated"}
     frame = load_frame(run_dir)
-    assert len(frame) == len(doc["cells"])
+    assert len(frame) == 4 * len(doc["cells"])
 
 
 def test_report_escapes_the_label_and_lists_every_cell(quick_run):
@@ -94,7 +116,7 @@ def test_report_rerenders_from_saved_results(quick_run):
 def test_delivered_images_not_requested_steps_set_the_rate(tmp_path):
     """Through the whole harness: a generator that runs dry is counted, and said so."""
     result = run_cli("run", "--variants", "in_memory_numpy", "--pipeline", "plugins.pipelines:runs_dry",
-                     *TINY_ARGS, "--results-dir", str(tmp_path))
+                     "--modes", "train", *TINY_ARGS, "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(next(tmp_path.glob("*/results.csv"))).set_index("variant")
     dry = frame.loc["custom:plugins.pipelines:runs_dry"]
@@ -102,7 +124,35 @@ def test_delivered_images_not_requested_steps_set_the_rate(tmp_path):
     assert dry["images_delivered"] < dry["images_expected"]
     assert "delivered" in dry["note"]
     doc = load_run(next(tmp_path.iterdir()))
-    trial = next(c for c in doc["cells"] if c["variant"].endswith("runs_dry"))["trials"][0]
+    cell = next(c for c in doc["cells"] if c["variant"].endswith("runs_dry"))
+    trial = next(r for r in cell["runs"] if r["mode"] == "train")
     steady = [e for e in trial["epochs"] if e["epoch"] > 1]
     expected = sum(e["images"] for e in steady) / sum(e["train_s"] for e in steady)
     assert trial["images_per_sec"] == pytest.approx(expected)
+
+
+def test_trials_keep_every_sample_and_share_one_median_and_interval(tmp_path):
+    result = run_cli("run", "--variants", "in_memory_tensor_slices", "--modes", "pipeline,model_only",
+                     "--trials", "3", *TINY_ARGS, "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = pd.read_csv(next(tmp_path.glob("*/results.csv")))
+    for _, rows in frame.groupby("mode"):
+        assert sorted(rows["trial"]) == [0, 1, 2]
+        assert rows["images_per_sec_median"].nunique() == 1
+        assert rows["images_per_sec_median"].iloc[0] == pytest.approx(rows["images_per_sec"].median())
+        low, high = rows["images_per_sec_ci_low"].iloc[0], rows["images_per_sec_ci_high"].iloc[0]
+        assert low <= rows["images_per_sec"].median() <= high
+        assert rows["unstable"].iloc[0] == ((high - low) / 2 > 0.05 * rows["images_per_sec"].median())
+
+
+def test_overhead_check_alternates_sampler_on_and_off(tmp_path):
+    result = run_cli("run", "--variants", "tf_data_naive", "--modes", "pipeline", "--overhead-check",
+                     *TINY_ARGS, "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "telemetry overhead check (tf_data_naive, pipeline mode)" in result.stderr
+    overhead = load_run(next(tmp_path.iterdir()))["telemetry_overhead"]
+    assert len(overhead["on_images_per_sec"]) == len(overhead["off_images_per_sec"]) == 6
+    on, off = (float(np.median(overhead[k])) for k in ("on_images_per_sec", "off_images_per_sec"))
+    assert on > 0 and off > 0
+    assert overhead["ratio"] == pytest.approx(on / off)
+    assert 0 < overhead["sampler_cpu_percent"] < 100
