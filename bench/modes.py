@@ -1,17 +1,18 @@
 """The four measurement modes, each run in the worker for every trial of a cell.
 
-* `pipeline`: the variant's batches with no model: a stub consumer (global
-  average pooling and one dense layer, microseconds per step) so that every
-  input type is read by Keras' own adapters, PyDataset workers included.
+* `pipeline`: the variant's batches with no model, iterated directly as
+  `tfds.benchmark` does (a tf.data dataset, arrays, a generator). A PyDataset's
+  workers only run under Keras' own adapter, so a PyDataset is read through
+  `fit` with a stub consumer (global average pooling and one dense layer).
 * `train`: the identical model, end to end.
 * `model_only`: the identical model fed one batch already in memory, repeated:
   the ingestion-free upper bound for this model on this machine.
-* `simulated`: the stub consumer plus a calibrated sleep of `step_s` after each
+* `simulated`: the same reading plus a calibrated sleep of `step_s` after each
   batch. Sleeping releases the CPU, so the pipeline's threads and workers run on
   while the "accelerator" is busy, as they would beside a real one.
 
-Every mode counts delivered images with the same metric and callback as
-training (`bench.measure`), so their rates are comparable.
+Every mode counts the images actually delivered and keeps per-epoch records of
+the same shape as training's, so their rates are comparable.
 """
 
 from __future__ import annotations
@@ -107,18 +108,56 @@ def record(recorder, **extra) -> dict:
             "images_per_sec": result.images_per_sec, "warmup_included": result.warmup_included, **extra}
 
 
+def is_pydataset(x) -> bool:
+    return all(hasattr(x, name) for name in ("__getitem__", "__len__", "on_epoch_end", "workers"))
+
+
+class DirectRecorder:
+    """Per-epoch records of a direct iteration, shaped like `bench.measure.fit_recorder`'s."""
+
+    def __init__(self):
+        self.epochs: list[dict] = []
+        self.first_batch_s: float | None = None
+
+
+def iterate_directly(fit_input, settings: ModeSettings, sleep_s: float = 0.0) -> DirectRecorder:
+    """Read `probe_epochs` epochs with a plain loop, sleeping `sleep_s` after each batch."""
+    from pipelines.base import iterate_batches
+
+    recorder, start = DirectRecorder(), time.perf_counter()
+    for epoch in range(1, settings.probe_epochs + 1):
+        epoch_start, images, steps, busy_s = time.perf_counter(), 0, 0, 0.0
+        for _, labels in iterate_batches(fit_input, settings.batch_size):
+            images, steps = images + int(labels.shape[0]), steps + 1
+            if recorder.first_batch_s is None:
+                recorder.first_batch_s = time.perf_counter() - start
+            if sleep_s:
+                slept = time.perf_counter()
+                time.sleep(sleep_s)
+                busy_s += time.perf_counter() - slept
+        end = time.perf_counter()
+        recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "busy_s": busy_s,
+                                "train_s": end - epoch_start, "wall_s": end - start})
+    return recorder
+
+
 def run_pipeline(fit_input, settings: ModeSettings) -> dict:
+    if not is_pydataset(fit_input.x):
+        return record(iterate_directly(fit_input, settings))
     model = stub_consumer(settings.image_size, settings.num_classes)
     return record(fit_and_record(model, fit_input, settings.probe_epochs))
 
 
 def run_simulated(fit_input, settings: ModeSettings) -> dict:
-    """Stub consumer + calibrated step; AU = time the 'accelerator' was busy / total time."""
-    model = stub_consumer(settings.image_size, settings.num_classes)
-    step = simulated_step(settings.step_s)
-    recorder = fit_and_record(model, fit_input, settings.probe_epochs, extra_callbacks=[step])
-    for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
-        epoch["busy_s"] = slept
+    """Read + calibrated step per batch; AU = time the 'accelerator' was busy / total time."""
+    if not is_pydataset(fit_input.x):
+        recorder = iterate_directly(fit_input, settings, calibrated_sleep(settings.step_s))
+    else:
+        model = stub_consumer(settings.image_size, settings.num_classes)
+        step = simulated_step(settings.step_s)
+        recorder = fit_and_record(model, fit_input, settings.probe_epochs, extra_callbacks=[step])
+        for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
+            epoch["busy_s"] = slept
     steady = [e for e in recorder.epochs if e["epoch"] > 1] or recorder.epochs
     busy, total = sum(e["busy_s"] for e in steady), sum(e["train_s"] for e in steady)
     au = min(busy / total, 1.0) if total > 0 else None

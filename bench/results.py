@@ -35,7 +35,6 @@ CSV_COLUMNS = [
     "input_bound", "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
     "warmup_included", "error", "note",
 ]
-VERDICTS = ((5.0, "not input-bound"), (20.0, "moderately input-bound"), (float("inf"), "highly input-bound"))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -70,7 +69,9 @@ def verdict(stall_percent: float | None) -> str | None:
     """The TensorFlow Profiler's thresholds on the share of step time spent waiting for input."""
     if stall_percent is None:
         return None
-    return next(label for limit, label in VERDICTS if stall_percent < limit)
+    if stall_percent < 5.0:
+        return "not input-bound"  # under 5% of step time waiting for input
+    return "moderately input-bound" if stall_percent <= 20.0 else "highly input-bound"
 
 
 def time_to_accuracy(epochs: list[dict], target: float | None) -> float | None:

@@ -39,4 +39,4 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
 
 
 TINY_ARGS = ("--num-train", "48", "--num-val", "24", "--image-size", "32",
-             "--num-classes", "3", "--epochs", "2", "--batch-size", "16")
+             "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1")

@@ -133,7 +133,7 @@ def test_delivered_images_not_requested_steps_set_the_rate(tmp_path):
 
 def test_trials_keep_every_sample_and_share_one_median_and_interval(tmp_path):
     result = run_cli("run", "--variants", "in_memory_tensor_slices", "--modes", "pipeline,model_only",
-                     "--trials", "3", *TINY_ARGS, "--results-dir", str(tmp_path))
+                     *TINY_ARGS, "--trials", "3", "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     frame = pd.read_csv(next(tmp_path.glob("*/results.csv")))
     for _, rows in frame.groupby("mode"):
