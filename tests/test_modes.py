@@ -49,10 +49,10 @@ def settings(count: int, step_s: float = 0.0) -> modes.ModeSettings:
 
 def test_pipeline_mode_finds_the_rate_a_fixed_cost_implies():
     cost_s, count = 0.05, 32  # no prefetch: any cost the harness adds per batch would show
-    result = modes.run_pipeline(slow_pipeline(count, cost_s), settings(count))
-    implied = 1.0 / cost_s
-    assert result["images_per_sec"] == pytest.approx(implied, rel=0.05)
-    assert [e["images"] for e in result["epochs"]] == [count, count]
+    results = [modes.run_pipeline(slow_pipeline(count, cost_s), settings(count)) for _ in range(3)]
+    median = float(np.median([r["images_per_sec"] for r in results]))  # as the harness reports trials
+    assert median == pytest.approx(1.0 / cost_s, rel=0.05)
+    assert all([e["images"] for e in r["epochs"]] == [count, count] for r in results)
 
 
 def test_pipeline_mode_agrees_with_tfds_benchmark():
