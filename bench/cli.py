@@ -74,7 +74,7 @@ def add_run_parser(sub) -> None:
     p.add_argument("--target-rate", type=positive_float,
                    help="simulated accelerator rate in images/s (default 1000); sets the step")
     p.add_argument("--target-accuracy", type=float,
-                   help="validation accuracy for time-to-accuracy (default: 2 / classes)")
+                   help="validation accuracy for time-to-accuracy (default: 1.5 / classes)")
     p.add_argument("--telemetry-hz", type=positive_float, default=5.0, help="telemetry samples per second")
     p.add_argument("--overhead-check", action=argparse.BooleanOptionalAction, default=None,
                    help="measure the telemetry sampler's overhead (default: on in the default profile)")
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the variants, their options and the profiles")
     rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
     rep.add_argument("run", type=Path, help="a results/<run-id> folder")
+    cmp = sub.add_parser("compare", help="compare saved runs against the first one")
+    cmp.add_argument("runs", type=Path, nargs="+", help="two or more results/<run-id> folders")
     return parser
 
 
@@ -173,6 +175,22 @@ def cmd_list() -> int:
     return 0
 
 
+def cmd_compare(runs: list[Path]) -> int:
+    from bench.compare import compare_runs
+
+    if len(runs) < 2:
+        raise PipebenchError("compare needs two or more run folders")
+    warnings, frames = compare_runs(runs)
+    for warning in warnings:
+        print(f"WARNING: {warning}; differences below may come from that, not the pipelines",
+              file=sys.stderr)
+    for path, frame in zip(runs[1:], frames, strict=True):
+        print(f"{path} vs {runs[0]} (ratio = other / base, images/s medians):")
+        print(frame.to_string(index=False, float_format=lambda v: f"{v:,.2f}") if not frame.empty
+              else "  no cell in common")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -181,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, argv)
         if args.command == "list":
             return cmd_list()
+        if args.command == "compare":
+            return cmd_compare(args.runs)
         from bench.report import render_report
 
         print(f"report: {render_report(args.run)}")
