@@ -66,11 +66,12 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Re-render the report of a saved run: `nox -s report -- results/<run-id>`."""
+    """Re-render a saved run's report, or compare several: `nox -s report -- RUN [RUN ...]`."""
     session.install("-e", ".")
     if not session.posargs:
-        session.error("give a run folder: nox -s report -- results/<run-id>")
-    session.run("python", "-m", "bench", "report", *session.posargs)
+        session.error("give one run folder to re-render, or several to compare")
+    command = "report" if len(session.posargs) == 1 else "compare"
+    session.run("python", "-m", "bench", command, *session.posargs)
 
 
 @nox.session

@@ -80,6 +80,8 @@ def add_run_parser(sub) -> None:
                    help="measure the telemetry sampler's overhead (default: on in the default profile)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--label", default="", help="a name for this run, shown in its report")
+    p.add_argument("--baseline", help="variant the report computes speedups against "
+                   "(default: image_data_generator, else generator)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the variants, their options and the profiles")
     rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
     rep.add_argument("run", type=Path, help="a results/<run-id> folder")
+    rep.add_argument("--baseline", help="variant to compute speedups against")
     cmp = sub.add_parser("compare", help="compare saved runs against the first one")
     cmp.add_argument("runs", type=Path, nargs="+", help="two or more results/<run-id> folders")
+    cmp.add_argument("--out", type=Path, help="folder for compare.html (default: results/compare-<time>)")
     return parser
 
 
@@ -123,6 +127,9 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
     if args.model == "mobilenet_v2" and embedded.image_size < 32:
         raise PipebenchError("--model mobilenet_v2 needs --image-size >= 32")
     cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline)
+    if args.baseline and args.baseline not in {c.variant for c in cells}:
+        raise PipebenchError(f"--baseline {args.baseline!r} is not among the variants run; valid: "
+                             f"{', '.join(sorted({c.variant for c in cells}))}")
     validate_overrides(sorted({c.variant for c in cells}), split_overrides(args.opt))
     return RunConfig(
         profile=profile.name, embedded=embedded,
@@ -136,7 +143,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
         overhead_check=profile.name == "default" if args.overhead_check is None else args.overhead_check,
         results_dir=str(args.results_dir),
-        label=args.label, command="pipebench " + shlex.join(argv),
+        label=args.label, baseline=args.baseline, command="pipebench " + shlex.join(argv),
     )
 
 
@@ -175,19 +182,25 @@ def cmd_list() -> int:
     return 0
 
 
-def cmd_compare(runs: list[Path]) -> int:
-    from bench.compare import compare_runs
+def cmd_compare(runs: list[Path], out: Path | None) -> int:
+    import time
+
+    from bench.compare import compare_runs, render_comparison
 
     if len(runs) < 2:
         raise PipebenchError("compare needs two or more run folders")
-    warnings, frames = compare_runs(runs)
+    warnings, frames, _ = compare_runs(runs)
     for warning in warnings:
         print(f"WARNING: {warning}; differences below may come from that, not the pipelines",
               file=sys.stderr)
     for path, frame in zip(runs[1:], frames, strict=True):
         print(f"{path} vs {runs[0]} (ratio = other / base, images/s medians):")
-        print(frame.to_string(index=False, float_format=lambda v: f"{v:,.2f}") if not frame.empty
-              else "  no cell in common")
+        columns = ["variant", "precision", "augmentation", "mode", "base_images_per_sec",
+                   "other_images_per_sec", "ratio", "verdict"]
+        print(frame[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}")
+              if not frame.empty else "  no cell in common")
+    out = out or Path("results") / time.strftime("compare-%Y%m%d-%H%M%S")
+    print(f"report: {render_comparison(runs, out)}")
     return 0
 
 
@@ -200,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return cmd_list()
         if args.command == "compare":
-            return cmd_compare(args.runs)
+            return cmd_compare(args.runs, args.out)
         from bench.report import render_report
 
-        print(f"report: {render_report(args.run)}")
+        print(f"report: {render_report(args.run, args.baseline)}")
         return 0
     except PipebenchError as exc:
         print(f"pipebench: error: {exc}", file=sys.stderr)

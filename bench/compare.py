@@ -48,16 +48,32 @@ def compare_frame(base: dict, other: dict) -> pd.DataFrame:
         direction = "faster" if sb.median > sa.median else "slower"
         rows.append({"variant": key[0], "precision": key[1], "augmentation": key[2], "mode": key[3],
                      "base_images_per_sec": sa.median, "other_images_per_sec": sb.median,
+                     "base_ci_low": sa.ci_low, "base_ci_high": sa.ci_high,
+                     "other_ci_low": sb.ci_low, "other_ci_high": sb.ci_high,
                      "ratio": sb.median / sa.median if sa.median else None,
                      "verdict": "within noise" if overlap else direction})
     return pd.DataFrame(rows)
 
 
-def compare_runs(paths: list[Path]) -> tuple[list[str], list[pd.DataFrame]]:
-    """Warnings and one comparison table for each run after the first, against the first."""
+def compare_runs(paths: list[Path]) -> tuple[list[str], list[pd.DataFrame], list[dict]]:
+    """Warnings, one comparison table per run after the first (against the first), the documents."""
     docs = [load_run(p) for p in paths]
     warnings, frames = [], []
     for path, doc in zip(paths[1:], docs[1:], strict=True):
         warnings += [f"{path}: {note}" for note in fingerprint_differences(docs[0], doc)]
         frames.append(compare_frame(docs[0], doc))
-    return warnings, frames
+    return warnings, frames, docs
+
+
+def render_comparison(paths: list[Path], out_dir: Path) -> Path:
+    """Write `compare.html` (self-contained, escaped) into `out_dir` and return its path."""
+    from bench.report import ENV, format_number
+    from bench.results import atomic_write_text
+
+    warnings, frames, docs = compare_runs(paths)
+    runs = [{"path": str(p), "doc": d, "rows": f.to_dict("records") if f is not None else []}
+            for p, d, f in zip(paths, docs, [None, *frames], strict=True)]
+    html = ENV.get_template("compare.html.j2").render(runs=runs, warnings=warnings, fmt=format_number)
+    path = Path(out_dir) / "compare.html"
+    atomic_write_text(path, html)
+    return path

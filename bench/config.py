@@ -100,6 +100,7 @@ class RunConfig:
     overhead_check: bool = False
     results_dir: str = "results"
     label: str = ""
+    baseline: str | None = None
     command: str = ""
 
     def to_dict(self) -> dict:

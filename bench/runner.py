@@ -158,6 +158,7 @@ def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": config.command,
         "label": config.label,
+        "baseline": config.baseline,
         "complete": False,
         "config": config.to_dict(),
         "environment": environment.fingerprint(),

@@ -38,5 +38,18 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     )
 
 
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory, isolated_cache):
+    """One real quick-profile run (every family + a user pipeline), shared by several test modules."""
+    results = tmp_path_factory.mktemp("results")
+    result = run_cli("run", "--profile", "quick", "--pipeline", "plugins.pipelines:good",
+                     *TINY_ARGS, "--results-dir", str(results), "--label", HOSTILE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, next(results.iterdir())
+
+
 TINY_ARGS = ("--num-train", "48", "--num-val", "24", "--image-size", "32",
              "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1")

@@ -33,7 +33,7 @@ def save(tmp_path, name, doc):
 def test_ratios_and_noise_verdicts(tmp_path):
     base = save(tmp_path, "a", document({"tf_data_tuned": [100, 101, 99], "generator": [50, 51, 49]}))
     other = save(tmp_path, "b", document({"tf_data_tuned": [100, 103, 98], "generator": [80, 81, 79]}))
-    warnings, [frame] = compare_runs([base, other])
+    warnings, [frame], _ = compare_runs([base, other])
     assert warnings == []
     rows = frame.set_index("variant")
     assert rows.loc["tf_data_tuned", "verdict"] == "within noise"
@@ -54,8 +54,9 @@ def test_different_hardware_and_dataset_are_named():
 def test_cli_warns_loudly_on_different_machines(tmp_path):
     base = save(tmp_path, "a", document({"generator": [50, 51, 49]}))
     other = save(tmp_path, "b", document({"generator": [50, 51, 49]}, cpu="Intel Xeon"))
-    result = run_cli("compare", str(base), str(other))
+    result = run_cli("compare", str(base), str(other), "--out", str(tmp_path / "cmp"))
     assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cmp" / "compare.html").exists()
     assert "WARNING:" in result.stderr and "cpu_model 'AMD EPYC' vs 'Intel Xeon'" in result.stderr
     assert "within noise" in result.stdout
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_ARGS, run_cli
+from conftest import HOSTILE, TINY_ARGS, run_cli
 
 from bench.results import CSV_COLUMNS, load_frame, load_run
 
@@ -19,16 +19,6 @@ FAMILIES = {
     "in_memory_tensor_slices", "generator", "sequence", "image_data_generator",
     "image_dataset_from_directory", "tf_data_tuned", "tfrecord", "custom:plugins.pipelines:good",
 }
-
-
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    result = run_cli("run", "--profile", "quick", "--pipeline", "plugins.pipelines:good",
-                     *TINY_ARGS, "--results-dir", str(results), "--label", "<b>e2e</b>")
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = next(results.iterdir())
-    return result, run_dir
 
 
 def test_prints_the_report_path(quick_run):
@@ -99,9 +89,22 @@ def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
 def test_report_escapes_the_label_and_lists_every_cell(quick_run):
     _, run_dir = quick_run
     html = (run_dir / "report.html").read_text()
-    assert "&lt;b&gt;e2e&lt;/b&gt;" in html and "<b>e2e</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and HOSTILE not in html
     assert html.count("<tr class=") == len(load_run(run_dir)["cells"])
     assert 'id="fig-throughput"' in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_report_speedups_against_a_chosen_baseline(quick_run, tmp_path):
+    import shutil
+
+    _, run_dir = quick_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    result = run_cli("report", str(copy), "--baseline", "tf_data_tuned")
+    assert result.returncode == 0, result.stderr
+    assert "speedup vs tf_data_tuned" in (copy / "report.html").read_text()
+    bad = run_cli("report", str(copy), "--baseline", "nope")
+    assert bad.returncode == 2 and "--baseline 'nope' is not in this run" in bad.stderr
 
 
 def test_report_rerenders_from_saved_results(quick_run):

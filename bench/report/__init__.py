@@ -7,13 +7,15 @@ system (labels, paths, variant names, error messages).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import jinja2
 import numpy as np
 import pandas as pd
 
-from bench.report.figures import throughput_bars
+from bench.errors import PipebenchError
+from bench.report import figures
 from bench.results import atomic_write_text, cell_metrics, load_run
 
 ENV = jinja2.Environment(
@@ -26,7 +28,7 @@ ENV = jinja2.Environment(
 BASELINES = ("image_data_generator", "generator")
 
 
-def cell_summary(doc: dict) -> list[dict]:
+def cell_summary(doc: dict, baseline: str | None = None) -> list[dict]:
     """One row per cell: each mode's median, the derived figures, and training's telemetry."""
     target = doc.get("target_accuracy")
     rows = []
@@ -39,8 +41,7 @@ def cell_summary(doc: dict) -> list[dict]:
         rows.append({
             "variant": cell["variant"], "precision": cell["precision"],
             "augmentation": cell["augmentation"], "status": cell["status"], "error": cell.get("error"),
-            "label": " + ".join([cell["variant"]] + [x for x in (cell["precision"], cell["augmentation"])
-                                                     if x not in ("float32", "none")]),
+            "label": figures.cell_label(cell),
             "trials": len(train_runs),
             "images_per_sec": train.median if train else None,
             "ci_low": train.ci_low if train else None, "ci_high": train.ci_high if train else None,
@@ -57,7 +58,7 @@ def cell_summary(doc: dict) -> list[dict]:
             "gpu_util_percent": median([t.get("gpu_util_percent") for t in telemetry]),
             "note": next((r["note"] for r in train_runs if r.get("note")), None),
         })
-    add_speedups(rows)
+    add_speedups(rows, baseline or doc.get("baseline"))
     return rows
 
 
@@ -66,9 +67,9 @@ def median(values) -> float | None:
     return float(np.median(present)) if present else None
 
 
-def add_speedups(rows: list[dict]) -> None:
-    """Speedup of each cell's training rate over the first baseline variant present."""
-    base = next((r for name in BASELINES for r in rows
+def add_speedups(rows: list[dict], baseline: str | None = None) -> None:
+    """Speedup of each cell's training rate over `baseline`, else the first usual default present."""
+    base = next((r for name in ([baseline] if baseline else BASELINES) for r in rows
                  if r["variant"] == name and r["precision"] == "float32"
                  and r["augmentation"] == "none" and r["images_per_sec"]), None)
     for row in rows:
@@ -77,20 +78,48 @@ def add_speedups(rows: list[dict]) -> None:
         row["baseline"] = base["variant"] if base else None
 
 
-def render_report(run_dir: Path) -> Path:
-    """Write `report.html` beside the run's results.json and return its path."""
+def render_report(run_dir: Path, baseline: str | None = None) -> Path:
+    """Write `report.html` beside the run's results.json and return its path.
+
+    `baseline` names the variant speedups are computed against (default: the run's
+    own `--baseline`, else ImageDataGenerator, else the Python generator).
+    """
     run_dir = Path(run_dir)
     doc = load_run(run_dir)
-    rows = cell_summary(doc)
-    ranked = [r for r in rows if r["status"] == "ok" and r["images_per_sec"]]
-    fastest = max(ranked, key=lambda r: r["images_per_sec"], default=None)
+    rows = cell_summary(doc, baseline)
+    if baseline and not any(r["variant"] == baseline for r in rows):
+        raise PipebenchError(f"--baseline {baseline!r} is not in this run; valid: "
+                             f"{', '.join(sorted({r['variant'] for r in rows}))}")
     html = ENV.get_template("report.html.j2").render(
-        doc=doc, rows=rows, fastest=fastest, fmt=format_number,
-        throughput_svg=throughput_bars(pd.DataFrame(rows)) if rows else None,
+        doc=doc, rows=rows, pick=recommend(rows, doc["dataset"].get("num_val") or 0), fmt=format_number,
+        figures={
+            "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
+            "modes": figures.modes_bars(rows),
+            "stall_au": figures.stall_au_bars(rows),
+            "accuracy": figures.accuracy_lines(doc),
+            "telemetry": figures.telemetry_lines(doc),
+        },
     )
     path = run_dir / "report.html"
     atomic_write_text(path, html)
     return path
+
+
+def recommend(rows: list[dict], num_val: int) -> dict | None:
+    """The fastest cell whose validation accuracy is within the noise of the best one.
+
+    The noise is the 95% binomial half-width of the best accuracy on `num_val`
+    images: a faster pipeline that learns measurably worse is not recommended.
+    """
+    ok = [r for r in rows if r["status"] == "ok" and r["images_per_sec"] and r["val_accuracy"] is not None]
+    if not ok:
+        return None
+    best = max(r["val_accuracy"] for r in ok)
+    noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
+    pick = max((r for r in ok if r["val_accuracy"] >= best - noise), key=lambda r: r["images_per_sec"])
+    speedups = {r["variant"]: pick["images_per_sec"] / r["images_per_sec"] for r in ok
+                if r["variant"] in BASELINES and r["precision"] == "float32" and r["augmentation"] == "none"}
+    return {"row": pick, "best_accuracy": best, "noise": noise, "speedups": speedups}
 
 
 def format_number(value, digits: int = 0) -> str:

@@ -39,3 +39,102 @@ def throughput_bars(summary: pd.DataFrame) -> str | None:
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     return to_svg(fig)
+
+
+MODE_COLORS = {"pipeline": "#8fbf6a", "train": "#3b7dd8", "model_only": "#7a5195", "simulated": "#ef8a3a"}
+
+
+def modes_bars(rows: list[dict]) -> str | None:
+    """Pipeline-only vs train vs model-only images/s per cell, on a log scale."""
+    cells = [r for r in rows if r["images_per_sec"]]
+    if not cells:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(cells) + 1.4))
+    height = 0.26
+    for offset, mode in zip((-height, 0.0, height), ("pipeline", "train", "model_only"), strict=True):
+        values = [r["images_per_sec"] if mode == "train" else r.get(f"{mode}_images_per_sec") for r in cells]
+        ax.barh([i + offset for i in range(len(cells))], [v or 0 for v in values], height=height,
+                color=MODE_COLORS[mode], label=mode.replace("_", "-"))
+    ax.set_yticks(range(len(cells)), [r["label"] for r in cells])
+    ax.set_xscale("log")
+    ax.set_xlabel("images/s (median, log scale)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3, which="both")
+    ax.invert_yaxis()
+    return to_svg(fig)
+
+
+def stall_au_bars(rows: list[dict]) -> str | None:
+    """Stall % (lower is better) and AU % (90% passes) side by side per cell."""
+    cells = [r for r in rows if r["stall_percent"] is not None or r["au_percent"] is not None]
+    if not cells:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 0.42 * len(cells) + 1.4), sharey=True)
+    labels = [r["label"] for r in cells]
+    left.barh(labels, [r["stall_percent"] or 0 for r in cells], color="#c0392b")
+    for limit in (5, 20):
+        left.axvline(limit, color="#555", linestyle=":", linewidth=1)
+    left.set_xlabel("input stall % (1 − train / model-only)")
+    right.barh(labels, [r["au_percent"] or 0 for r in cells], color="#ef8a3a")
+    right.axvline(90, color="#555", linestyle="--", linewidth=1)
+    right.set_xlabel("AU % at the simulated rate (90% passes)")
+    right.set_xlim(0, 100)
+    left.invert_yaxis()
+    return to_svg(fig)
+
+
+def telemetry_lines(doc: dict) -> str | None:
+    """CPU % (mean over cores), process-tree RSS and GPU % over each cell's run."""
+    cells = [c for c in doc.get("cells", []) if c.get("telemetry", {}).get("series", {}).get("t")]
+    if not cells:
+        return None
+    has_gpu = any(g for c in cells for sample in c["telemetry"]["series"]["gpu"] for g in sample)
+    fig, axes = plt.subplots(3 if has_gpu else 2, 1, figsize=(9, 7 if has_gpu else 5), sharex=True)
+    for cell in cells:
+        series, label = cell["telemetry"]["series"], cell_label(cell)
+        cpu = [sum(c) / len(c) if c else 0 for c in series["cpu_percent"]]
+        axes[0].plot(series["t"], cpu, linewidth=1, label=label)
+        axes[1].plot(series["t"], [r / 2**20 for r in series["rss_bytes"]], linewidth=1, label=label)
+        if has_gpu:
+            util = [sum(g["util_percent"] or 0 for g in s) / max(len(s), 1) for s in series["gpu"]]
+            axes[2].plot(series["t"], util, linewidth=1, label=label)
+    axes[0].set_ylabel("CPU % (mean of cores)")
+    axes[1].set_ylabel("RSS of process tree (MiB)")
+    if has_gpu:
+        axes[2].set_ylabel("GPU utilisation %")
+    axes[-1].set_xlabel("seconds since the cell's process started measuring")
+    axes[0].legend(fontsize=7, ncol=2, loc="upper right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return to_svg(fig)
+
+
+def accuracy_lines(doc: dict) -> str | None:
+    """Validation accuracy per epoch and against wall time, for each cell's first training trial."""
+    curves = []
+    for cell in doc.get("cells", []):
+        run = next((r for r in cell.get("runs", []) if r["mode"] == "train" and r["status"] == "ok"), None)
+        if run and run["epochs"]:
+            curves.append((cell_label(cell), run["epochs"]))
+    if not curves:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for label, epochs in curves:
+        acc = [e.get("val_accuracy") for e in epochs]
+        left.plot([e["epoch"] for e in epochs], acc, marker="o", linewidth=1, label=label)
+        right.plot([e.get("wall_s") for e in epochs], acc, marker="o", linewidth=1, label=label)
+    target = doc.get("target_accuracy")
+    for ax in (left, right):
+        if target:
+            ax.axhline(target, color="#555", linestyle=":", linewidth=1)
+        ax.grid(alpha=0.3)
+    left.set_xlabel("epoch")
+    left.set_ylabel("validation accuracy")
+    right.set_xlabel("wall time since training started (s)")
+    left.legend(fontsize=7)
+    return to_svg(fig)
+
+
+def cell_label(cell: dict) -> str:
+    extras = [v for v in (cell["precision"], cell["augmentation"]) if v not in ("float32", "none")]
+    return " + ".join([cell["variant"], *extras])
