@@ -91,3 +91,5 @@ def test_failing_variant_is_recorded_and_the_others_still_run(tmp_path):
     assert broken["status"] == "failed"
     assert broken["error"] == "RuntimeError: this pipeline is broken on purpose"
     assert "failed: custom:plugins.pipelines:broken" in result.stderr
+    html = next(tmp_path.glob("*/report.html")).read_text()
+    assert '<tr class="failed">' in html and "this pipeline is broken on purpose" in html
