@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def add_run_parser(sub) -> None:
                    help="measure the telemetry sampler's overhead (default: on in the default profile)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--label", default="", help="a name for this run, shown in its report")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="finish an interrupted run: measure the cells it lacks, with its configuration")
     p.add_argument("--baseline", help="variant the report computes speedups against "
                    "(default: image_data_generator, else generator)")
 
@@ -148,12 +151,17 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
 
 
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from bench.config import RunConfig
+    from bench.results import load_run
     from bench.runner import run
 
-    config = config_from_args(args, argv)
+    if args.resume is not None:
+        config = RunConfig.from_dict(load_run(args.resume)["config"])
+    else:
+        config = config_from_args(args, argv)
     for key, reason in config.skipped:
         print(f"not run: {key} ({reason})", file=sys.stderr)
-    outcome = run(config)
+    outcome = run(config, resume=args.resume)
     failed = [c for c in outcome.doc["cells"] if c["status"] != "ok"]
     for cell in failed:
         print(f"{cell['status']}: {cell['variant']} {cell['precision']} {cell['augmentation']}: "
@@ -204,8 +212,14 @@ def cmd_compare(runs: list[Path], out: Path | None) -> int:
     return 0
 
 
+def interrupt(signum, frame):
+    """SIGTERM ends a run like Ctrl-C: results kept, report marked incomplete, status 130."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         args = build_parser().parse_args(argv)
         if args.command == "run":

@@ -106,6 +106,17 @@ class RunConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, raw: dict) -> RunConfig:
+        """Rebuild a configuration stored in results.json (for `--resume`)."""
+        fields = dict(raw)
+        fields["embedded"] = EmbeddedDataset(**raw["embedded"])
+        fields["cells"] = tuple(Cell(**c) for c in raw["cells"])
+        fields["skipped"] = tuple(tuple(s) for s in raw.get("skipped", ()))
+        for key in ("options", "modes"):
+            fields[key] = tuple(raw.get(key, ()))
+        return cls(**fields)
+
 
 def get_profile(name: str) -> Profile:
     try:

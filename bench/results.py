@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ SCHEMA_VERSION = 2
 #   2: cells with raw `runs`, one per mode x trial (pipeline, train, model_only, simulated),
 #      each with its telemetry summary; the cell keeps the sampled telemetry series;
 #      `target_accuracy` at the top level.
+
+MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
 
 CSV_COLUMNS = [
     "variant", "precision", "augmentation", "mode", "trial", "status", "images_per_sec",
@@ -53,8 +56,22 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def new_run_dir(results_dir: Path) -> Path:
-    """A fresh `results/<run-id>/`; concurrent runs never share one (exclusive mkdir)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
+    """A fresh `results/<run-id>/`; concurrent runs never share one (exclusive mkdir).
+
+    Checked before anything is measured: a results folder that cannot be written
+    or a nearly full disk is reported now, not after the first cell.
+    """
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise PipebenchError(f"results folder {str(results_dir)!r} is not writable ({exc.strerror}); "
+                             "give a writable --results-dir") from None
+    free = shutil.disk_usage(results_dir).free
+    if free < MIN_FREE_BYTES:
+        raise PipebenchError(f"only {free // 2**20} MiB free under {str(results_dir)!r}; "
+                             f"pipebench needs at least {MIN_FREE_BYTES // 2**20} MiB")
     while True:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         path = results_dir / run_id

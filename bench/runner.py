@@ -28,7 +28,8 @@ from tqdm import tqdm
 from bench import environment
 from bench.config import Cell, RunConfig, default_target_accuracy
 from bench.data import DataSpec, resolve_spec
-from bench.results import SCHEMA_VERSION, mode_summaries, new_run_dir, save_run
+from bench.errors import PipebenchError
+from bench.results import SCHEMA_VERSION, load_run, mode_summaries, new_run_dir, save_run
 from bench.worker import EVENT_PREFIX
 from pipelines.base import get_variant, options_for, split_overrides
 
@@ -193,22 +194,37 @@ def overhead_line(result: dict) -> str:
             f"itself used {result['sampler_cpu_percent']:.2f}% of one core")
 
 
-def run(config: RunConfig) -> RunOutcome:
-    """Measure every cell of `config`; return where the results and the report are."""
+def resume_document(run_dir: Path, spec: DataSpec) -> dict:
+    """A saved run's document, checked to be over the same data as now."""
+    doc = load_run(run_dir)
+    then, now = doc["dataset"].get("sha256"), spec.fingerprint()["sha256"]
+    if then != now:
+        raise PipebenchError(f"cannot resume {str(run_dir)!r}: its dataset has changed since "
+                             f"(fingerprint {then} vs {now})")
+    return doc
+
+
+def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
+    """Measure every cell of `config` (with `resume`, those the saved run lacks)."""
     spec = resolve_spec(
         Path(config.data_dir) if config.data_dir else None,
         Path(config.val_dir) if config.val_dir else None,
         config.val_split, config.embedded, config.seed,
     )
-    run_dir = new_run_dir(Path(config.results_dir))
-    doc = new_document(config, spec, run_dir)
+    if resume is not None:
+        run_dir, doc = Path(resume), resume_document(Path(resume), spec)
+    else:
+        run_dir = new_run_dir(Path(config.results_dir))
+        doc = new_document(config, spec, run_dir)
     save_run(run_dir, doc)
+    done = {(c["variant"], c["precision"], c["augmentation"]) for c in doc["cells"]}
+    todo = [c for c in config.cells if (c.variant, c.precision, c.augmentation) not in done]
     interrupted = False
     per_cell = config.trials * len(config.modes)
-    bar = tqdm(total=len(config.cells) * per_cell, unit="run", dynamic_ncols=True,
+    bar = tqdm(total=len(todo) * per_cell, unit="run", dynamic_ncols=True,
                mininterval=0.5, disable=None)  # a bar on a terminal; one line per cell otherwise
     try:
-        for cell in config.cells:
+        for cell in todo:
             bar.set_description(cell.label)
             start = bar.n
             job = job_for(cell, config, spec, run_dir)

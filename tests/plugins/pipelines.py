@@ -37,3 +37,10 @@ def runs_dry(request):
 
     steps = -(-len(labels) // request.batch_size)
     return FitInput(x=batches(), steps_per_epoch=steps)
+
+
+def hangs(request):
+    """Never returns, like a PyDataset worker stuck at the end of an epoch."""
+    import time
+
+    time.sleep(3600)
