@@ -127,7 +127,7 @@ def iterate_directly(fit_input, settings: ModeSettings, sleep_s: float = 0.0) ->
     recorder, start = DirectRecorder(), time.perf_counter()
     for epoch in range(1, settings.probe_epochs + 1):
         epoch_start, images, steps, busy_s = time.perf_counter(), 0, 0, 0.0
-        for _, labels in iterate_batches(fit_input, settings.batch_size):
+        for _, labels in iterate_batches(fit_input, settings.batch_size, as_numpy=False):
             images, steps = images + int(labels.shape[0]), steps + 1
             if recorder.first_batch_s is None:
                 recorder.first_batch_s = time.perf_counter() - start

@@ -194,11 +194,13 @@ def validate_overrides(variant_names: Iterable[str], scoped: Mapping[str, Mappin
             v.resolve_options(values)
 
 
-def iterate_batches(fit_input: FitInput, batch_size: int):
-    """Yield one epoch of `(images, labels)` NumPy batches from any kind of FitInput.
+def iterate_batches(fit_input: FitInput, batch_size: int, as_numpy: bool = True):
+    """Yield one epoch of `(images, labels)` batches from any kind of FitInput.
 
-    Used to inspect what a variant delivers without a model (tests, pipeline-only
-    measurement). Infinite inputs stop after `steps_per_epoch` batches.
+    Used to inspect what a variant delivers without a model (tests, with NumPy
+    batches) and to time it (pipeline-only and simulated modes, with the batches
+    as delivered: converting them would add a copy to what is timed). Infinite
+    inputs stop after `steps_per_epoch` batches.
     """
     import itertools
 
@@ -218,6 +220,6 @@ def iterate_batches(fit_input: FitInput, batch_size: int):
     else:
         batches = iter(x)
     for images, labels in itertools.islice(batches, steps):
-        yield np.asarray(images), np.asarray(labels)
+        yield (np.asarray(images), np.asarray(labels)) if as_numpy else (images, labels)
     if hasattr(x, "on_epoch_end"):
         x.on_epoch_end()
