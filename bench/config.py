@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from bench.data import EmbeddedDataset
 from bench.errors import PipebenchError, unknown_choice
 from bench.models import PRECISIONS
+from bench.modes import MODES
 from pipelines.base import AUGMENTATIONS, REGISTRY, expand_names, get_variant
 
 
@@ -30,6 +31,11 @@ class Cell:
     def label(self) -> str:
         extras = [v for v in (self.precision, self.augmentation) if v not in ("float32", "none")]
         return " + ".join([self.variant, *extras])
+
+    @classmethod
+    def of(cls, record: dict) -> Cell:
+        """The cell a stored result (a dict with variant, precision, augmentation) belongs to."""
+        return cls(record["variant"], record["precision"], record["augmentation"])
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,6 @@ PROFILES = {
                        (AXIS_ROWS[0], AXIS_ROWS[3]), DEFAULT_VARIANTS),
     "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 5, 3600.0, AXIS_ROWS, None, 3),
 }
-MODES = ("pipeline", "train", "model_only", "simulated")
 DEFAULT_TARGET_RATE = 1000.0  # images/s the simulated accelerator consumes, unless told
 
 

@@ -80,9 +80,10 @@ def simulated_step(step_s: float):
             self.epoch_slept_s = 0.0
 
         def on_train_batch_end(self, batch, logs=None):
-            start = time.perf_counter()
-            time.sleep(request_s)
-            self.epoch_slept_s += time.perf_counter() - start
+            if request_s:
+                start = time.perf_counter()
+                time.sleep(request_s)
+                self.epoch_slept_s += time.perf_counter() - start
 
         def on_epoch_end(self, epoch, logs=None):
             self.slept_s.append(self.epoch_slept_s)
@@ -106,10 +107,6 @@ def record(recorder, **extra) -> dict:
     result = steady_state(recorder.epochs)
     return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s,
             "images_per_sec": result.images_per_sec, "warmup_included": result.warmup_included, **extra}
-
-
-def is_pydataset(x) -> bool:
-    return all(hasattr(x, name) for name in ("__getitem__", "__len__", "on_epoch_end", "workers"))
 
 
 class DirectRecorder:
@@ -141,23 +138,31 @@ def iterate_directly(fit_input, settings: ModeSettings, sleep_s: float = 0.0) ->
     return recorder
 
 
-def run_pipeline(fit_input, settings: ModeSettings) -> dict:
+def read_epochs(fit_input, settings: ModeSettings, step_s: float = 0.0):
+    """Read the variant's batches with no model, sleeping `step_s` per batch; epochs carry busy_s.
+
+    A plain loop for everything publicly iterable; a PyDataset through `fit` with
+    the stub consumer, since its workers only run under Keras' own adapter.
+    """
+    from pipelines.base import is_pydataset
+
     if not is_pydataset(fit_input.x):
-        return record(iterate_directly(fit_input, settings))
+        return iterate_directly(fit_input, settings, calibrated_sleep(step_s))
     model = stub_consumer(settings.image_size, settings.num_classes)
-    return record(fit_and_record(model, fit_input, settings.probe_epochs))
+    step = simulated_step(step_s)
+    recorder = fit_and_record(model, fit_input, settings.probe_epochs, extra_callbacks=[step])
+    for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
+        epoch["busy_s"] = slept
+    return recorder
+
+
+def run_pipeline(fit_input, settings: ModeSettings) -> dict:
+    return record(read_epochs(fit_input, settings))
 
 
 def run_simulated(fit_input, settings: ModeSettings) -> dict:
     """Read + calibrated step per batch; AU = time the 'accelerator' was busy / total time."""
-    if not is_pydataset(fit_input.x):
-        recorder = iterate_directly(fit_input, settings, calibrated_sleep(settings.step_s))
-    else:
-        model = stub_consumer(settings.image_size, settings.num_classes)
-        step = simulated_step(settings.step_s)
-        recorder = fit_and_record(model, fit_input, settings.probe_epochs, extra_callbacks=[step])
-        for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
-            epoch["busy_s"] = slept
+    recorder = read_epochs(fit_input, settings, settings.step_s)
     steady = [e for e in recorder.epochs if e["epoch"] > 1] or recorder.epochs
     busy, total = sum(e["busy_s"] for e in steady), sum(e["train_s"] for e in steady)
     au = min(busy / total, 1.0) if total > 0 else None

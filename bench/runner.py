@@ -142,8 +142,7 @@ def load_child_result(job: dict, returncode: int) -> dict:
 
 def cell_line(done: int, total: int, cell: dict) -> str:
     """One line for a finished cell: its rank, name, status and median rate."""
-    label = " ".join(v for v in (cell["variant"], cell["precision"], cell["augmentation"])
-                     if v not in ("float32", "none"))
+    label = Cell.of(cell).label
     parts = []
     for mode, summary in mode_summaries(cell).items():
         if summary is not None:

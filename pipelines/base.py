@@ -194,6 +194,11 @@ def validate_overrides(variant_names: Iterable[str], scoped: Mapping[str, Mappin
             v.resolve_options(values)
 
 
+def is_pydataset(x) -> bool:
+    """A Keras PyDataset (or anything shaped like one): indexed batches with epoch hooks."""
+    return all(hasattr(x, name) for name in ("__getitem__", "__len__", "on_epoch_end"))
+
+
 def iterate_batches(fit_input: FitInput, batch_size: int, as_numpy: bool = True):
     """Yield one epoch of `(images, labels)` batches from any kind of FitInput.
 
@@ -215,10 +220,8 @@ def iterate_batches(fit_input: FitInput, batch_size: int, as_numpy: bool = True)
             picked = order[start:start + batch_size]
             yield x[picked], np.asarray(fit_input.y)[picked]
         return
-    if hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end"):
-        batches = (x[i] for i in range(len(x)))  # a PyDataset, read in order
-    else:
-        batches = iter(x)
+    # a PyDataset is read in order, in this thread; anything else is iterated
+    batches = (x[i] for i in range(len(x))) if is_pydataset(x) else iter(x)
     for images, labels in itertools.islice(batches, steps):
         yield (np.asarray(images), np.asarray(labels)) if as_numpy else (images, labels)
     if hasattr(x, "on_epoch_end"):

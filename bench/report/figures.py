@@ -136,5 +136,6 @@ def accuracy_lines(doc: dict) -> str | None:
 
 
 def cell_label(cell: dict) -> str:
-    extras = [v for v in (cell["precision"], cell["augmentation"]) if v not in ("float32", "none")]
-    return " + ".join([cell["variant"], *extras])
+    from bench.config import Cell
+
+    return Cell.of(cell).label
