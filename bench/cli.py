@@ -12,6 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
+from bench.checks import ON_BAD_FILE, DataCheckFailed
+from bench.config import PROFILES
 from bench.errors import PipebenchError
 
 
@@ -79,6 +81,11 @@ def add_run_parser(sub) -> None:
     p.add_argument("--telemetry-hz", type=positive_float, default=5.0, help="telemetry samples per second")
     p.add_argument("--overhead-check", action=argparse.BooleanOptionalAction, default=None,
                    help="measure the telemetry sampler's overhead (default: on in the default profile)")
+    p.add_argument("--on-bad-file", default="stop", choices=ON_BAD_FILE,
+                   help="stop (default): a data check that finds bad files ends the run before measuring; "
+                   "skip: leave them out for every variant and record them")
+    p.add_argument("--memory-budget", metavar="SIZE",
+                   help="memory in-memory/cached variants may fill, e.g. 4G (default: what is available)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--label", default="", help="a name for this run, shown in its report")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
@@ -92,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     add_run_parser(sub)
     sub.add_parser("list", help="list the variants, their options and the profiles")
+    chk = sub.add_parser("check", help="check an image folder for files that would break or skew a run")
+    chk.add_argument("--data-dir", type=Path, required=True, help="folder with one subfolder per class")
+    chk.add_argument("--val-dir", type=Path, help="separate validation folder, same layout")
+    chk.add_argument("--val-split", type=float, default=0.2, help="validation fraction when no --val-dir")
+    chk.add_argument("--image-size", type=positive_int, default=PROFILES["default"].image_size,
+                     help="target side the run would resize to (for the too-small check)")
+    chk.add_argument("--seed", type=int, default=0)
     rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
     rep.add_argument("run", type=Path, help="a results/<run-id> folder")
     rep.add_argument("--baseline", help="variant to compute speedups against")
@@ -112,6 +126,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
     )
     from bench.data import EmbeddedDataset
     from bench.errors import unknown_choice
+    from bench.memory import parse_size
     from bench.models import MODELS
     from pipelines.base import split_overrides, validate_overrides
 
@@ -145,6 +160,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         probe_epochs=profile.probe_epochs, step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
         telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
         overhead_check=profile.name == "default" if args.overhead_check is None else args.overhead_check,
+        on_bad_file=args.on_bad_file,
+        memory_budget_bytes=parse_size(args.memory_budget) if args.memory_budget else None,
         results_dir=str(args.results_dir),
         label=args.label, baseline=args.baseline, command="pipebench " + shlex.join(argv),
     )
@@ -212,6 +229,24 @@ def cmd_compare(runs: list[Path], out: Path | None) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print every finding of the data check; status 2 when a run would stop on them."""
+    from bench.config import check_range
+    from bench.data import EmbeddedDataset, resolve_spec
+
+    check_range("--val-split", args.val_split, 0.0, 1.0)
+    embedded = EmbeddedDataset(0, 0, args.image_size, 2)  # only its image size matters here
+    spec, report = resolve_spec(args.data_dir, args.val_dir, args.val_split, embedded, args.seed, "skip")
+    print("\n".join(report.summary_lines(limit=10**6)))
+    bad = report.by_severity("bad")
+    print(f"usable: {len(spec.train_files)} train and {len(spec.val_files)} validation images in "
+          f"{spec.num_classes} classes ({len(report.to_convert)} converted to 8-bit RGB)")
+    if bad:
+        raise PipebenchError(f"{len(bad)} bad file(s) or folder(s) found; a run stops on them unless "
+                             "--on-bad-file skip, which leaves them out for every variant")
+    return 0
+
+
 def interrupt(signum, frame):
     """SIGTERM ends a run like Ctrl-C: results kept, report marked incomplete, status 130."""
     raise KeyboardInterrupt
@@ -226,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, argv)
         if args.command == "list":
             return cmd_list()
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "compare":
             return cmd_compare(args.runs, args.out)
         from bench.report import render_report
@@ -233,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {render_report(args.run, args.baseline)}")
         return 0
     except PipebenchError as exc:
+        if isinstance(exc, DataCheckFailed):
+            print("\n".join(exc.report.summary_lines()), file=sys.stderr)
         print(f"pipebench: error: {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:

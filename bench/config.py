@@ -103,6 +103,8 @@ class RunConfig:
     telemetry_hz: float = 5.0
     target_accuracy: float | None = None  # None: 1.5 times chance
     overhead_check: bool = False
+    on_bad_file: str = "stop"  # or "skip": leave bad files out for every variant
+    memory_budget_bytes: int | None = None  # None: the memory available when a cell starts
     results_dir: str = "results"
     label: str = ""
     baseline: str | None = None

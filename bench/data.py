@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.checks import CheckReport, apply_policy, check_folders, convert_to_rgb8, drop_duplicates
 from bench.errors import PipebenchError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 NOISE_STD = 20.0
 LAYOUT_HINT = "give a folder with one subfolder of images per class"
 EMBEDDED_SHAPES = (
@@ -175,29 +175,17 @@ def _draw_figure(draw, shape: str, cx: float, cy: float, r: float, fg, width: in
             draw.ellipse([px - pr, py - pr, px + pr, py + pr], fill=fg)
 
 
-def scan_folder(folder: Path, what: str) -> dict[str, list[str]]:
-    """Map each class subfolder of `folder` to its sorted image files (searched recursively)."""
+def check_layout(folder: Path, what: str) -> Path:
+    """`folder` itself, once it is known to exist and to hold class subfolders."""
     if not folder.exists():
         raise PipebenchError(f"{what} {str(folder)!r} does not exist; {LAYOUT_HINT}")
     if not folder.is_dir():
         raise PipebenchError(f"{what} {str(folder)!r} is not a folder; {LAYOUT_HINT}")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
+    if not any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()):
         raise PipebenchError(
             f"{what} {str(folder)!r} has no class subfolders; expected {folder}/<class>/<image>.jpg"
         )
-    found: dict[str, list[str]] = {}
-    for name in classes:
-        files = sorted(
-            str(p.absolute()) for p in (folder / name).rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
-        )
-        if not files:
-            raise PipebenchError(
-                f"class folder {str(folder / name)!r} has no images; valid: .jpg, .jpeg, .png (any case)"
-            )
-        found[name] = files
-    return found
+    return folder
 
 
 def split_files(
@@ -272,21 +260,45 @@ def make_train_view(class_names: tuple[str, ...], train: dict[str, list[str]]) -
     return view
 
 
+def data_folders(data_dir: Path | None, val_dir: Path | None, embedded: EmbeddedDataset) -> dict:
+    """The folders to check and read: `train`, and `val` unless it is split off `train`."""
+    if data_dir is None:
+        root = ensure_embedded(embedded)
+        return {"train": root / "train", "val": root / "val"}
+    folders = {"train": check_layout(Path(data_dir), "--data-dir")}
+    if val_dir is not None:
+        folders["val"] = check_layout(Path(val_dir), "--val-dir")
+    return folders
+
+
 def resolve_spec(
     data_dir: Path | None,
     val_dir: Path | None,
     val_split: float,
     embedded: EmbeddedDataset,
     seed: int,
-) -> DataSpec:
-    """The DataSpec for a run: the embedded dataset, or the user's folder(s)."""
-    if data_dir is None:
-        root = ensure_embedded(embedded)
-        train, val = scan_folder(root / "train", "dataset"), scan_folder(root / "val", "dataset")
-        return build_spec(train, val, embedded.image_size, source=f"embedded:{root.name}")
-    by_class = scan_folder(Path(data_dir), "--data-dir")
-    if val_dir is not None:
-        val = scan_folder(Path(val_dir), "--val-dir")
-        return build_spec(by_class, val, embedded.image_size, source=str(Path(data_dir).absolute()))
-    train, val = split_files(by_class, val_split, seed)
-    return build_spec(train, val, embedded.image_size, source=str(Path(data_dir).absolute()))
+    on_bad_file: str = "stop",
+) -> tuple[DataSpec, CheckReport]:
+    """The DataSpec for a run and the data check behind it.
+
+    Bad files stop the run (`on_bad_file="stop"`) or are left out of the spec
+    (`"skip"`); files that need converting are replaced by their converted copy,
+    so every variant reads the same pixels.
+    """
+    folders = data_folders(data_dir, val_dir, embedded)
+    source = str(Path(data_dir).absolute()) if data_dir else f"embedded:{folders['train'].parent.name}"
+    report = check_folders(folders, embedded.image_size)
+    train = report.usable["train"]
+    if "val" in folders:
+        val = report.usable["val"]
+    else:
+        train, val = split_files(train, val_split, seed)
+    val = drop_duplicates(report, train, val)
+    apply_policy(report, on_bad_file, source)
+    if not train:
+        raise PipebenchError(f"no usable training images in {source}; see `pipebench check`")
+    val = {name: files for name, files in val.items() if name in train}
+    converted = {p: convert_to_rgb8(p, cache_root() / "converted") for p in sorted(report.to_convert)}
+    train, val = ({name: [converted.get(p, p) for p in files] for name, files in split.items()}
+                  for split in (train, val))
+    return build_spec(train, val, embedded.image_size, source=source), report

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import environment
+from bench import environment, memory
+from bench.checks import CheckReport
 from bench.config import Cell, RunConfig, default_target_accuracy
 from bench.data import DataSpec, resolve_spec
 from bench.errors import PipebenchError
@@ -203,18 +204,37 @@ def resume_document(run_dir: Path, spec: DataSpec) -> dict:
     return doc
 
 
-def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
-    """Measure every cell of `config` (with `resume`, those the saved run lacks)."""
-    spec = resolve_spec(
+def measure_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_event) -> dict:
+    """One cell's result: refused when its decoded data would not fit, else its worker's record."""
+    job = job_for(cell, config, spec, run_dir)
+    copies = get_variant(cell.variant).decoded_copies(job["options"])
+    reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
+    if reason is not None:
+        return {**job["cell"], "status": "refused", "trials": [], "error": reason}
+    return run_child(job, config.timeout_s, on_event)
+
+
+def prepare_data(config: RunConfig) -> tuple[DataSpec, CheckReport]:
+    """The run's DataSpec after the data check; its non-bad findings are printed, bad ones stop it."""
+    spec, check = resolve_spec(
         Path(config.data_dir) if config.data_dir else None,
         Path(config.val_dir) if config.val_dir else None,
-        config.val_split, config.embedded, config.seed,
+        config.val_split, config.embedded, config.seed, config.on_bad_file,
     )
+    if check.findings:
+        print("\n".join(check.summary_lines()), file=sys.stderr)
+    return spec, check
+
+
+def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
+    """Measure every cell of `config` (with `resume`, those the saved run lacks)."""
+    spec, check = prepare_data(config)
     if resume is not None:
         run_dir, doc = Path(resume), resume_document(Path(resume), spec)
     else:
         run_dir = new_run_dir(Path(config.results_dir))
         doc = new_document(config, spec, run_dir)
+        doc["data_check"] = check.record(config.on_bad_file)
     save_run(run_dir, doc)
     done = {(c["variant"], c["precision"], c["augmentation"]) for c in doc["cells"]}
     todo = [c for c in config.cells if (c.variant, c.precision, c.augmentation) not in done]
@@ -226,8 +246,7 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
         for cell in todo:
             bar.set_description(cell.label)
             start = bar.n
-            job = job_for(cell, config, spec, run_dir)
-            doc["cells"].append(run_child(job, config.timeout_s, lambda e: show_event(bar, e)))
+            doc["cells"].append(measure_cell(cell, config, spec, run_dir, lambda e: show_event(bar, e)))
             if doc["cells"][-1].get("framework"):
                 doc["environment"].setdefault("framework", doc["cells"][-1]["framework"])
             bar.update(start + per_cell - bar.n)

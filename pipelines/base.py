@@ -106,6 +106,14 @@ class Variant:
     def build(self, request: PipelineRequest) -> FitInput:
         raise NotImplementedError
 
+    def decoded_copies(self, options: Mapping[str, Any]) -> int:
+        """How many decoded (float32) copies of the training set this variant holds in memory.
+
+        Zero for streaming variants; the runner refuses a cell whose copies would
+        not fit in the memory available, instead of letting the OS kill it.
+        """
+        return 1 if options.get("cache") == "memory" else 0
+
     def resolve_options(self, overrides: Mapping[str, str]) -> dict[str, Any]:
         """Defaults with the overrides that name one of this variant's options applied."""
         values = {opt.name: opt.default for opt in self.options}

@@ -29,6 +29,9 @@ class InMemoryNumpy(Variant):
     family = "in_memory"
     description = "decoded NumPy arrays given to model.fit"
 
+    def decoded_copies(self, options) -> int:
+        return 2  # the concatenated array, plus the chunks (or Keras' tensor copy) next to it
+
     def build(self, request: PipelineRequest) -> FitInput:
         images, labels = decode_train(request)
         return FitInput(x=images, y=labels, fit_kwargs={"batch_size": request.batch_size, "shuffle": True})
@@ -43,6 +46,9 @@ class InMemoryTensorSlices(Variant):
     description = "decoded arrays via from_tensor_slices + shuffle + batch + prefetch"
     augmentations = TF_DATA_AUGMENTATIONS
     options = (PREFETCH,)
+
+    def decoded_copies(self, options) -> int:
+        return 2  # the NumPy array and the tensor from_tensor_slices copies it into
 
     def build(self, request: PipelineRequest) -> FitInput:
         import tensorflow as tf

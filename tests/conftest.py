@@ -26,7 +26,7 @@ def isolated_cache(tmp_path_factory):
 def tiny_spec(isolated_cache):
     from bench.data import EmbeddedDataset, resolve_spec
 
-    return resolve_spec(None, None, 0.2, EmbeddedDataset(**TINY), seed=0)
+    return resolve_spec(None, None, 0.2, EmbeddedDataset(**TINY), seed=0)[0]
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

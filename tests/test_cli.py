@@ -31,7 +31,11 @@ def test_class_folder_without_images(tmp_path):
     (tmp_path / "data" / "cats").mkdir(parents=True)
     (tmp_path / "data" / "cats" / "readme.txt").write_text("no images here")
     result = run_cli("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
-    assert_one_line_error(result, "cats", "has no images", ".jpg")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    *summary, last = result.stderr.strip().splitlines()
+    assert last.startswith("pipebench: error: data check of") and "1 empty_class" in last
+    assert f"  empty_class: {tmp_path / 'data' / 'cats'} (no usable images)" in summary
+    assert f"  not_image: {tmp_path / 'data' / 'cats' / 'readme.txt'} (suffix '.txt')" in summary
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import EmbeddedDataset, build_spec, ensure_embedded, scan_folder, split_files
+from bench.checks import check_folders
+from bench.data import EmbeddedDataset, build_spec, check_layout, ensure_embedded, split_files
 from bench.errors import PipebenchError
 
 
@@ -50,23 +51,27 @@ def test_split_is_stratified_deterministic_and_disjoint(tmp_path):
 
 
 def test_scan_accepts_any_case_and_ignores_other_files(tmp_path):
+    from PIL import Image
+
     (tmp_path / "cat").mkdir()
     for name in ("a.JPG", "b.jpeg", "c.Png", "notes.txt", ".hidden.jpg"):
-        (tmp_path / "cat" / name).write_bytes(b"x")
-    found = scan_folder(tmp_path, "--data-dir")
-    assert [Path(f).name for f in found["cat"]] == ["a.JPG", "b.jpeg", "c.Png"]
+        fmt = "PNG" if name.endswith("Png") else "JPEG"
+        Image.new("RGB", (32, 32), "red").save(tmp_path / "cat" / name, format=fmt)
+    report = check_folders({"train": tmp_path}, 32)
+    assert [Path(f).name for f in report.usable["train"]["cat"]] == ["a.JPG", "b.jpeg", "c.Png"]
+    assert sorted(f.kind for f in report.findings) == ["hidden", "not_image"]
 
 
 @pytest.mark.parametrize("setup, message", [
     (lambda p: None, "does not exist"),
     (lambda p: p.mkdir(), "has no class subfolders"),
-    (lambda p: (p / "cat").mkdir(parents=True), "has no images"),
+    (lambda p: p.write_text("x"), "is not a folder"),
 ])
-def test_scan_errors_name_the_problem(tmp_path, setup, message):
+def test_layout_errors_name_the_problem(tmp_path, setup, message):
     folder = tmp_path / "data"
     setup(folder)
     with pytest.raises(PipebenchError, match=message):
-        scan_folder(folder, "--data-dir")
+        check_layout(folder, "--data-dir")
 
 
 def test_validation_class_missing_from_train_is_an_error(tmp_path):

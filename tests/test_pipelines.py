@@ -12,53 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from contract import assert_contract, one_epoch, reference_for, request_for
 
-from pipelines import REGISTRY, PipelineRequest
-from pipelines.base import iterate_batches, options_for, split_overrides
-from pipelines.decode import decode_all
-
-AUGMENTING = {"image_data_generator_aug"}
+from pipelines import REGISTRY
 
 
 @pytest.fixture(scope="module")
 def reference(tiny_spec):
-    images = decode_all(tiny_spec.train_files, tiny_spec.image_size)
-    return images.reshape(len(images), -1), np.asarray(tiny_spec.train_labels)
-
-
-def request_for(spec, variant, tmp_path: Path, augmentation="none", overrides=()):
-    options = options_for(variant, split_overrides(overrides))
-    return PipelineRequest(spec=spec, batch_size=16, seed=3, augmentation=augmentation,
-                           options=options, cache_dir=tmp_path)
-
-
-def one_epoch(spec, name, tmp_path, **kwargs):
-    variant = REGISTRY[name]
-    fit_input = variant.build(request_for(spec, variant, tmp_path, **kwargs))
-    return list(iterate_batches(fit_input, 16))
+    return reference_for(tiny_spec)
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_variant_delivers_the_contract(tiny_spec, reference, tmp_path, name):
-    batches = one_epoch(tiny_spec, name, tmp_path)
-    ref_images, ref_labels = reference
-    height, width = tiny_spec.image_size
-    seen = 0
-    for images, labels in batches:
-        assert images.dtype == np.float32, name
-        assert images.shape[1:] == (height, width, 3), name
-        assert images.min() >= 0.0 and images.max() <= 1.0, name
-        assert labels.dtype == np.int32 and labels.shape == (len(images),), name
-        assert set(labels.tolist()) <= set(range(tiny_spec.num_classes))
-        seen += len(images)
-        if name in AUGMENTING:
-            continue
-        flat = images.reshape(len(images), -1)
-        distance = np.abs(flat[:, None, :] - ref_images[None, :, :]).mean(axis=2)
-        nearest = distance.argmin(axis=1)
-        assert distance.min(axis=1).max() < 0.01, f"{name} delivers images unlike the reference"
-        np.testing.assert_array_equal(labels, ref_labels[nearest], err_msg=name)
-    assert seen == len(tiny_spec.train_files), f"{name} delivered {seen} images in one epoch"
+    assert_contract(tiny_spec, name, one_epoch(tiny_spec, name, tmp_path), reference)
 
 
 @pytest.mark.parametrize("augmentation", ["tf_image", "numpy_pyfunc"])
