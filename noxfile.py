@@ -1,4 +1,4 @@
-"""Sessions: `bench` (the default profile), `tests`, `lint`, `report`.
+"""Sessions: `bench` (the default profile), `tests`, `lint`, `report`, `asv`, `microbench`.
 
 TensorFlow's build is chosen per machine: the GPU build (`tensorflow[and-cuda]`)
 where `nvidia-smi` lists a GPU, the CPU build (`tensorflow-cpu`) elsewhere.
@@ -72,6 +72,33 @@ def report(session: nox.Session) -> None:
         session.error("give one run folder to re-render, or several to compare")
     command = "report" if len(session.posargs) == 1 else "compare"
     session.run("python", "-m", "bench", command, *session.posargs)
+
+
+@nox.session
+def asv(session: nox.Session) -> None:
+    """asv over HEAD, or over the commits after `--` (e.g. `HEAD~2..HEAD`), then publish the site.
+
+    `nox -s asv -- compare A B` prints what changed between two measured commits.
+    """
+    session.install("asv>=0.6.4", "virtualenv>=20")
+    session.run("asv", "machine", "--yes")
+    if session.posargs[:1] == ["compare"]:
+        session.run("asv", "compare", "--split", "--factor", "1.1", *session.posargs[1:])
+        return
+    session.run("asv", "run", "--show-stderr", *(session.posargs or ["HEAD^!"]))
+    session.run("asv", "publish")
+
+
+@nox.session
+def microbench(session: nox.Session) -> None:
+    """pytest-benchmark over tests/benchmarks; results saved under results/pytest-benchmark.
+
+    Compare with the last saved run and fail on a regression:
+    `nox -s microbench -- --benchmark-compare --benchmark-compare-fail=median:25%`.
+    """
+    install(session, "test")
+    session.run("pytest", "tests/benchmarks", "--benchmark-only", "--benchmark-autosave", "--benchmark-save-data",
+                "--benchmark-storage=file://results/pytest-benchmark", *session.posargs)
 
 
 @nox.session

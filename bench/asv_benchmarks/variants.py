@@ -1,0 +1,85 @@
+"""Every variant's pipeline-only throughput, time to first batch and peak memory, for asv.
+
+One benchmark class per variant, so that each has its own `version`: a hash of
+the variant's family module and the shared pipeline code (`bench.probe.code_version`),
+so results start a new series when the pipeline's code changes, not only when
+this file does. The data is the small fixed embedded dataset, made once in
+`setup_cache` (asv runs each benchmark in that folder).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+CACHE = "pipebench-cache"
+
+
+def use_cache() -> None:
+    """Point pipebench's cache (dataset, TFRecords, links) at asv's setup_cache folder."""
+    os.environ["PIPEBENCH_CACHE"] = str(Path(CACHE).absolute())
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _VariantSuite:
+    """The benchmarks of one variant; subclasses set `variant` and `version`."""
+
+    variant = ""
+    processes = 1  # each benchmark runs once in a fresh process: TensorFlow's start-up dominates repeats
+    timeout = 300
+
+    def setup_cache(self):
+        """Generate the dataset and TFRecord shards once for every benchmark of the run."""
+        from bench import probe
+
+        use_cache()
+        spec = probe.small_spec()
+        probe.build("tfrecord", spec, Path(tempfile.mkdtemp()))  # writes the shards
+        return spec.to_json()
+
+    def setup(self, spec_json):
+        from bench.data import DataSpec
+
+        use_cache()
+        self.spec = DataSpec.from_json(spec_json)
+        self.scratch = Path(tempfile.mkdtemp(prefix="pipebench-asv-"))
+
+    def track_images_per_sec(self, spec_json):
+        """Steady-state images/s read from the pipeline alone (epochs after the first)."""
+        from bench import probe
+
+        return probe.pipeline_only(self.variant, self.spec, self.scratch)["images_per_sec"]
+
+    track_images_per_sec.unit = "images/s"
+
+    def track_first_batch_s(self, spec_json):
+        """Seconds from building the pipeline to its first batch (decoding up front included)."""
+        from bench import probe
+
+        record = probe.pipeline_only(self.variant, self.spec, self.scratch, epochs=1)
+        return record["build_s"] + record["first_batch_s"]
+
+    track_first_batch_s.unit = "seconds"
+
+    def peakmem_pipeline(self, spec_json):
+        """Peak resident memory of the process while it builds and reads the pipeline."""
+        from bench import probe
+
+        probe.pipeline_only(self.variant, self.spec, self.scratch, epochs=2)
+
+
+def make_suites() -> dict[str, type]:
+    import pipelines
+    from bench.probe import code_version
+
+    suites = {}
+    for name in sorted(pipelines.REGISTRY):
+        suites[f"Variant_{name}"] = type(f"Variant_{name}", (_VariantSuite,), {
+            "variant": name, "version": code_version(name, (__file__,)),
+            "__doc__": f"pipeline-only benchmarks of `{name}`",
+        })
+    return suites
+
+
+globals().update(make_suites())

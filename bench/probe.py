@@ -1,0 +1,70 @@
+"""Pipeline-only probes of one variant outside the runner, for asv and pytest-benchmark.
+
+They reuse the harness's own pipeline mode (`bench.modes.run_pipeline`: a plain
+loop over the variant's batches, one warm-up epoch, then steady state), so a
+regression tracked there is a regression in what `pipebench run` measures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import time
+from pathlib import Path
+
+from bench.data import DataSpec, EmbeddedDataset, resolve_spec
+
+SMALL = EmbeddedDataset(num_train=256, num_val=32, image_size=32, num_classes=4)
+BATCH_SIZE = 32
+PROBE_EPOCHS = 3  # one warm-up, two timed
+SHARED_MODULES = ("pipelines.base", "pipelines.decode", "pipelines.augment", "bench.modes", "bench.probe")
+
+
+def small_spec(dataset: EmbeddedDataset = SMALL) -> DataSpec:
+    """The fixed small dataset (generated once under the cache root), with its data check."""
+    return resolve_spec(None, None, 0.2, dataset, seed=0)[0]
+
+
+def build(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = None):
+    """The variant's FitInput with its default options (plus `overrides`), and the build time."""
+    from pipelines import PipelineRequest, get_variant
+    from pipelines.base import options_for
+
+    chosen = get_variant(variant)
+    request = PipelineRequest(
+        spec=spec, batch_size=BATCH_SIZE, seed=0, augmentation="none",
+        options=options_for(chosen, {"*": overrides or {}}), cache_dir=scratch,
+    )
+    started = time.perf_counter()
+    fit_input = chosen.build(request)
+    return fit_input, time.perf_counter() - started
+
+
+def settings(spec: DataSpec, epochs: int = PROBE_EPOCHS):
+    from bench.modes import ModeSettings
+
+    return ModeSettings(image_size=spec.image_size, num_classes=spec.num_classes, batch_size=BATCH_SIZE,
+                        num_train=len(spec.train_files), probe_epochs=epochs, step_s=0.0)
+
+
+def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int = PROBE_EPOCHS) -> dict:
+    """Build and read `epochs` epochs; the harness's pipeline-mode record plus `build_s`."""
+    from bench.modes import run_pipeline
+
+    fit_input, build_s = build(variant, spec, scratch)
+    return {**run_pipeline(fit_input, settings(spec, epochs)), "build_s": build_s}
+
+
+def code_version(variant: str, extra_files: tuple[str, ...] = ()) -> str:
+    """Hash of the code that decides the variant's speed: its family module and the shared ones.
+
+    asv keys results by a benchmark's version; deriving it from the pipeline's
+    code (not only the benchmark's) starts a new series when the pipeline changes.
+    """
+    from pipelines import get_variant
+
+    modules = (type(get_variant(variant)).__module__, *SHARED_MODULES)
+    digest = hashlib.sha256()
+    for path in (*(importlib.util.find_spec(m).origin for m in modules), *extra_files):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]

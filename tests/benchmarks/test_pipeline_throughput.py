@@ -1,0 +1,53 @@
+"""Pipeline-only throughput of every variant under pytest-benchmark (`nox -s microbench`).
+
+Each variant is built once; a round reads one epoch through the harness's own
+pipeline mode. Rounds and warm-up are explicit (`benchmark.pedantic`): the first
+epoch fills caches and starts workers, so it is a warm-up round, not a sample.
+`extra_info` carries images/s (from the median round) and the variant's options,
+so a saved run says what was measured, not only how long it took.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import probe
+from bench.modes import run_pipeline
+from pipelines import REGISTRY
+
+ROUNDS = 5
+WARMUP_ROUNDS = 1
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    return probe.small_spec()
+
+
+@pytest.mark.parametrize("variant", sorted(REGISTRY))
+def test_pipeline_throughput(benchmark, spec, tmp_path, variant):
+    fit_input, build_s = probe.build(variant, spec, tmp_path)
+    settings = probe.settings(spec, epochs=1)
+    images: list[int] = []
+
+    def one_epoch():
+        record = run_pipeline(fit_input, settings)
+        images.append(record["epochs"][0]["images"])
+
+    benchmark.pedantic(one_epoch, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
+    assert set(images) == {len(spec.train_files)}, f"{variant} delivered {set(images)} images per epoch"
+    benchmark.extra_info.update({
+        "variant": variant,
+        "options": fit_input_options(variant),
+        "images_per_epoch": images[0],
+        "images_per_sec": images[0] / benchmark.stats.stats.median,
+        "build_s": build_s,
+        "batch_size": probe.BATCH_SIZE,
+        "image_size": list(spec.image_size),
+    })
+
+
+def fit_input_options(variant: str) -> dict:
+    from pipelines.base import options_for
+
+    return {k: str(v) for k, v in options_for(REGISTRY[variant], {}).items()}
