@@ -97,8 +97,9 @@ def microbench(session: nox.Session) -> None:
     `nox -s microbench -- --benchmark-compare --benchmark-compare-fail=median:25%`.
     """
     install(session, "test")
-    session.run("pytest", "tests/benchmarks", "--benchmark-only", "--benchmark-autosave", "--benchmark-save-data",
-                "--benchmark-storage=file://results/pytest-benchmark", *session.posargs)
+    session.run("pytest", "tests/benchmarks", "--benchmark-only", "--benchmark-autosave",
+                "--benchmark-save-data", "--benchmark-storage=file://results/pytest-benchmark",
+                *session.posargs)
 
 
 @nox.session

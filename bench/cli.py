@@ -62,6 +62,10 @@ def add_run_parser(sub) -> None:
     p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE",
                    help="set a variant option (see `list`); repeatable")
     p.add_argument("--pipeline", metavar="MODULE:FUNCTION", help="add your own pipeline as a variant")
+    p.add_argument("--service-workers", type=comma_list, metavar="K,K",
+                   help="tf_data_service: local worker counts (default: 1, 2, 4, ... up to the cores)")
+    p.add_argument("--service", metavar="grpc://HOST:PORT",
+                   help="tf_data_service: use this dispatcher instead of a local cluster")
     p.add_argument("--model", default="small_cnn", help="small_cnn or mobilenet_v2 (weights=None)")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
@@ -144,7 +148,12 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
     )
     if args.model == "mobilenet_v2" and embedded.image_size < 32:
         raise PipebenchError("--model mobilenet_v2 needs --image-size >= 32")
-    cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline)
+    try:
+        workers = [positive_int(k) for k in args.service_workers] if args.service_workers else None
+    except argparse.ArgumentTypeError as exc:
+        raise PipebenchError(f"--service-workers: {exc}") from None
+    cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline,
+                                 workers, args.service)
     if args.baseline and args.baseline not in {c.variant for c in cells}:
         raise PipebenchError(f"--baseline {args.baseline!r} is not among the variants run; valid: "
                              f"{', '.join(sorted({c.variant for c in cells}))}")

@@ -37,7 +37,7 @@ def fingerprint_differences(a: dict, b: dict) -> list[str]:
 def compare_frame(base: dict, other: dict) -> pd.DataFrame:
     """Per cell and mode: both medians with their CIs, the ratio, and whether it is noise."""
     def summaries(doc):
-        return {(c["variant"], c["precision"], c["augmentation"], mode): s
+        return {(" ".join([c["variant"], *c.get("options", [])]), c["precision"], c["augmentation"], mode): s
                 for c in doc["cells"] for mode, s in mode_summaries(c).items() if s is not None}
 
     a, b = summaries(base), summaries(other)

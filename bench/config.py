@@ -8,7 +8,7 @@ and is validated before anything is measured.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bench.data import EmbeddedDataset
 from bench.errors import PipebenchError, unknown_choice
@@ -19,23 +19,32 @@ from pipelines.base import AUGMENTATIONS, REGISTRY, expand_names, get_variant
 
 @dataclass(frozen=True)
 class Cell:
+    """One variant x precision x augmentation, with options of its own (e.g. `workers=2`)."""
+
     variant: str
     precision: str = "float32"
     augmentation: str = "none"
+    options: tuple[str, ...] = ()  # NAME=VALUE, applied over the run's --opt values
 
     @property
     def key(self) -> str:
-        return f"{self.variant}|{self.precision}|{self.augmentation}"
+        return "|".join([self.variant, self.precision, self.augmentation, *self.options])
 
     @property
     def label(self) -> str:
         extras = [v for v in (self.precision, self.augmentation) if v not in ("float32", "none")]
-        return " + ".join([self.variant, *extras])
+        name = " ".join([self.variant, *self.options])
+        return " + ".join([name, *extras])
+
+    def to_record(self) -> dict:
+        record = {"variant": self.variant, "precision": self.precision, "augmentation": self.augmentation}
+        return {**record, "options": list(self.options)} if self.options else record
 
     @classmethod
     def of(cls, record: dict) -> Cell:
         """The cell a stored result (a dict with variant, precision, augmentation) belongs to."""
-        return cls(record["variant"], record["precision"], record["augmentation"])
+        return cls(record["variant"], record["precision"], record["augmentation"],
+                   tuple(record.get("options", ())))
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,8 @@ ONE_PER_FAMILY = (
     "image_dataset_from_directory", "tf_data_tuned", "tfrecord",
 )
 
-DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_naive")  # every family; naive vs tuned tf.data
+DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_naive", "tf_data_service")  # naive vs tuned vs service
+SERVICE_VARIANT = "tf_data_service"
 
 PROFILES = {
     "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY),
@@ -118,7 +128,7 @@ class RunConfig:
         """Rebuild a configuration stored in results.json (for `--resume`)."""
         fields = dict(raw)
         fields["embedded"] = EmbeddedDataset(**raw["embedded"])
-        fields["cells"] = tuple(Cell(**c) for c in raw["cells"])
+        fields["cells"] = tuple(Cell.of(c) for c in raw["cells"])
         fields["skipped"] = tuple(tuple(s) for s in raw.get("skipped", ()))
         for key in ("options", "modes"):
             fields[key] = tuple(raw.get(key, ()))
@@ -159,19 +169,45 @@ def check_range(flag: str, value: float, low: float, high: float | None = None) 
         raise PipebenchError(f"{flag} {value} is out of range; valid: {bound}")
 
 
+def service_worker_counts(cores: int) -> list[int]:
+    """The default scaling axis of the local tf.data service: 1, 2, 4, ... up to the cores."""
+    counts = [1]
+    while counts[-1] * 2 <= max(cores, 2):
+        counts.append(counts[-1] * 2)
+    return counts
+
+
+def service_cells(cell: Cell, workers: list[int] | None, service: str | None) -> list[Cell]:
+    """A tf_data_service cell per local worker count, or one for the user's dispatcher."""
+    import os
+
+    if service is not None:
+        if workers:
+            raise PipebenchError("give --service (your dispatcher) or --service-workers (a local cluster), "
+                                 "not both")
+        if not service.startswith("grpc://") or ":" not in service[len("grpc://"):]:
+            raise PipebenchError(f"--service {service!r} is not an address; valid: grpc://HOST:PORT")
+        return [replace(cell, options=(f"service={service}",))]
+    counts = workers or service_worker_counts(os.cpu_count() or 1)
+    return [replace(cell, options=(f"workers={k}",)) for k in counts]
+
+
 def build_cells(
     profile: Profile,
     variants: list[str] | None,
     precisions: list[str] | None,
     augmentations: list[str] | None,
     custom: str | None,
+    service_workers: list[int] | None = None,
+    service: str | None = None,
 ) -> tuple[tuple[Cell, ...], tuple[tuple[str, str], ...]]:
     """The cells to run and the (cell, reason) pairs left out as unsupported.
 
     With no axis chosen, a run covers the profile's variants (all registered ones
     unless the profile names fewer) in float32 without augmentation, plus the
     profile's precision and augmentation rows; otherwise the cross product of the
-    chosen axes. `--pipeline` adds the user's pipeline to the variants.
+    chosen axes. `--pipeline` adds the user's pipeline to the variants;
+    `tf_data_service` becomes one cell per local worker count (or one for `--service`).
     """
     for value in precisions or ():
         if value not in PRECISIONS:
@@ -189,6 +225,8 @@ def build_cells(
         names, precisions or ["float32"], augmentations or ["none"])]
     if variants is None and precisions is None and augmentations is None:
         product += [c for c in profile.extra_cells if c not in product]
+    product = [expanded for cell in product for expanded in (
+        service_cells(cell, service_workers, service) if cell.variant == SERVICE_VARIANT else [cell])]
     cells, skipped = [], []
     for cell in product:
         variant = get_variant(cell.variant)

@@ -7,6 +7,7 @@ regression tracked there is a regression in what `pipebench run` measures.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import time
@@ -17,7 +18,8 @@ from bench.data import DataSpec, EmbeddedDataset, resolve_spec
 SMALL = EmbeddedDataset(num_train=256, num_val=32, image_size=32, num_classes=4)
 BATCH_SIZE = 32
 PROBE_EPOCHS = 3  # one warm-up, two timed
-SHARED_MODULES = ("pipelines.base", "pipelines.decode", "pipelines.augment", "bench.modes", "bench.probe")
+SHARED_MODULES = ("pipelines.base", "pipelines.decode", "pipelines.augment", "pipelines.tfdata",
+                  "bench.modes", "bench.probe", "bench.service")
 
 
 def small_spec(dataset: EmbeddedDataset = SMALL) -> DataSpec:
@@ -25,19 +27,23 @@ def small_spec(dataset: EmbeddedDataset = SMALL) -> DataSpec:
     return resolve_spec(None, None, 0.2, dataset, seed=0)[0]
 
 
-def build(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = None):
-    """The variant's FitInput with its default options (plus `overrides`), and the build time."""
+@contextlib.contextmanager
+def built(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = None):
+    """Yield the variant's FitInput (default options plus `overrides`) and its build time.
+
+    A `tf_data_service` variant gets its local cluster for as long as the block runs.
+    """
+    from bench.service import service_for
     from pipelines import PipelineRequest, get_variant
     from pipelines.base import options_for
 
     chosen = get_variant(variant)
-    request = PipelineRequest(
-        spec=spec, batch_size=BATCH_SIZE, seed=0, augmentation="none",
-        options=options_for(chosen, {"*": overrides or {}}), cache_dir=scratch,
-    )
-    started = time.perf_counter()
-    fit_input = chosen.build(request)
-    return fit_input, time.perf_counter() - started
+    with service_for(options_for(chosen, {"*": overrides or {}}), scratch / "service") as (options, _):
+        request = PipelineRequest(spec=spec, batch_size=BATCH_SIZE, seed=0, augmentation="none",
+                                  options=options, cache_dir=scratch)
+        started = time.perf_counter()
+        fit_input = chosen.build(request)
+        yield fit_input, time.perf_counter() - started
 
 
 def settings(spec: DataSpec, epochs: int = PROBE_EPOCHS):
@@ -51,8 +57,8 @@ def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int = PRO
     """Build and read `epochs` epochs; the harness's pipeline-mode record plus `build_s`."""
     from bench.modes import run_pipeline
 
-    fit_input, build_s = build(variant, spec, scratch)
-    return {**run_pipeline(fit_input, settings(spec, epochs)), "build_s": build_s}
+    with built(variant, spec, scratch) as (fit_input, build_s):
+        return {**run_pipeline(fit_input, settings(spec, epochs)), "build_s": build_s}
 
 
 def code_version(variant: str, extra_files: tuple[str, ...] = ()) -> str:

@@ -54,8 +54,10 @@ def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dic
     scratch = run_dir / "scratch" / slug
     scratch.mkdir(parents=True, exist_ok=True)
     scoped = split_overrides(config.options)
+    own = split_overrides(cell.options).get("*", {})
+    scoped[cell.variant] = {**scoped.get(cell.variant, {}), **own}
     return {
-        "cell": {"variant": cell.variant, "precision": cell.precision, "augmentation": cell.augmentation},
+        "cell": cell.to_record(),
         "settings": {k: getattr(config, k) for k in SETTINGS},
         "options": options_for(get_variant(cell.variant), scoped),
         "spec": spec.to_json(),
@@ -174,6 +176,9 @@ def show_event(bar, event: dict) -> None:
     """Advance the bar per finished mode; show the running mode and training's progress."""
     if event["event"] == "mode":
         bar.update(1)
+    elif event["event"] == "service":
+        bar.write(f"  local tf.data service ready at {event['target']}: dispatcher + "
+                  f"{len(event['worker_pids'])} worker(s), pids {event['worker_pids']}", file=sys.stderr)
     elif event["event"] == "epoch" and event.get("val_accuracy") is not None:
         bar.set_postfix(trial=event["trial"], epoch=event["epoch"], val_acc=f"{event['val_accuracy']:.2f}")
 
@@ -236,8 +241,8 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
         doc = new_document(config, spec, run_dir)
         doc["data_check"] = check.record(config.on_bad_file)
     save_run(run_dir, doc)
-    done = {(c["variant"], c["precision"], c["augmentation"]) for c in doc["cells"]}
-    todo = [c for c in config.cells if (c.variant, c.precision, c.augmentation) not in done]
+    done = {Cell.of(c).key for c in doc["cells"]}
+    todo = [c for c in config.cells if c.key not in done]
     interrupted = False
     per_cell = config.trials * len(config.modes)
     bar = tqdm(total=len(todo) * per_cell, unit="run", dynamic_ncols=True,

@@ -162,16 +162,51 @@ def schedule(modes: list[str], trials: int) -> list[tuple[str, int]]:
 
 
 def run_cell(job: dict) -> dict:
-    """Every mode of every trial; a mode that fails is recorded with its error and not retried."""
+    """Every mode of every trial; a mode that fails is recorded with its error and not retried.
+
+    A variant that needs tf.data service gets a local cluster around the whole
+    cell (its servers are in this process group, so a timeout kill takes them too).
+    """
+    from bench.service import service_for
+
+    with service_for(job["options"], Path(job["log_path"]).with_suffix(".service")) as (options, cluster):
+        if cluster is not None:
+            emit("service", target=cluster.target, worker_pids=cluster.worker_pids)
+        result = measure_modes(Cell({**job, "options": options}), job, cluster)
+    if cluster is not None:
+        result["service"] = service_record(cluster)
+        result["note"] = service_note(cluster.events)
+    return result
+
+
+def service_record(cluster) -> dict:
+    return {"target": cluster.target, "workers": cluster.num_workers, "local": True,
+            "worker_deaths": cluster.events}
+
+
+def service_note(events: list[dict]) -> str | None:
+    """A line for the report when service workers died during the cell (the supervisor replaced them)."""
+    if not events:
+        return None
+    deaths = "; ".join(f"pid {e['pid']} (exit status {e['returncode']}) at {e['at_s']:.1f} s" for e in events)
+    return (f"{len(events)} tf.data service worker(s) died and were replaced on their port: {deaths}; "
+            "rates and images delivered of the modes then running include the disruption")
+
+
+def measure_modes(cell: Cell, job: dict, cluster=None) -> dict:
+    """Every mode of every trial of one cell, with telemetry marks per mode.
+
+    With a local tf.data service, a run during which a service worker died says so.
+    """
     from bench.telemetry import Sampler, summarize_phase
 
-    cell = Cell(job)
     sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
     runs, failed_modes = [], set()
     for mode, trial in schedule(job["settings"]["modes"], job["settings"]["trials"]):
         if mode in failed_modes:
             continue
         gc.collect()  # release the previous mode's pipeline (and its threads) before timing
+        deaths_before = len(cluster.events) if cluster else 0
         with sampler.phase(mode, trial=trial) as mark:
             try:
                 run = {"status": "ok", "error": None, **cell.run_mode(mode, trial)}
@@ -179,6 +214,9 @@ def run_cell(job: dict) -> dict:
                 traceback.print_exc()
                 run = {"status": "failed", "error": one_line(exc), "epochs": []}
                 failed_modes.add(mode)
+        if cluster and len(cluster.events) > deaths_before:
+            run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
+                           + (f"; {run['note']}" if run.get("note") else ""))
         runs.append({"mode": mode, "trial": trial, **run, "mark": mark})
         emit("mode", mode=mode, trial=trial, status=run["status"])
     sampler.stop()

@@ -9,6 +9,7 @@ from pipelines import (  # noqa: F401  (imported to register)
     image_data_generator,
     in_memory,
     sequence,
+    service,
     tfdata,
     tfrecord,
 )

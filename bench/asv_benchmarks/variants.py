@@ -35,10 +35,13 @@ class _VariantSuite:
 
         use_cache()
         spec = probe.small_spec()
-        probe.build("tfrecord", spec, Path(tempfile.mkdtemp()))  # writes the shards
+        with probe.built("tfrecord", spec, Path(tempfile.mkdtemp())):  # writes the shards
+            pass
         return spec.to_json()
 
     def setup(self, spec_json):
+        import tensorflow  # noqa: F401  (imported here, so no benchmark times TensorFlow's start-up)
+
         from bench.data import DataSpec
 
         use_cache()

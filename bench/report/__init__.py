@@ -16,6 +16,7 @@ import pandas as pd
 
 from bench.errors import PipebenchError
 from bench.report import figures
+from bench.report.scaling import service_scaling
 from bench.results import atomic_write_text, cell_metrics, load_run
 
 ENV = jinja2.Environment(
@@ -39,7 +40,8 @@ def cell_summary(doc: dict, baseline: str | None = None) -> list[dict]:
         telemetry = [r.get("telemetry") or {} for r in train_runs]
         train = summaries.get("train")
         rows.append({
-            "variant": cell["variant"], "precision": cell["precision"],
+            "variant": cell["variant"], "options": " ".join(cell.get("options", [])),
+            "precision": cell["precision"],
             "augmentation": cell["augmentation"], "status": cell["status"], "error": cell.get("error"),
             "label": figures.cell_label(cell),
             "trials": len(train_runs),
@@ -56,7 +58,7 @@ def cell_summary(doc: dict, baseline: str | None = None) -> list[dict]:
             "peak_rss_bytes": max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")),
                                   default=None),
             "gpu_util_percent": median([t.get("gpu_util_percent") for t in telemetry]),
-            "note": next((r["note"] for r in train_runs if r.get("note")), None),
+            "note": cell.get("note") or next((r["note"] for r in train_runs if r.get("note")), None),
         })
     add_speedups(rows, baseline or doc.get("baseline"))
     return rows
@@ -90,14 +92,17 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
     if baseline and not any(r["variant"] == baseline for r in rows):
         raise PipebenchError(f"--baseline {baseline!r} is not in this run; valid: "
                              f"{', '.join(sorted({r['variant'] for r in rows}))}")
+    scaling = service_scaling(rows)
     html = ENV.get_template("report.html.j2").render(
         doc=doc, rows=rows, pick=recommend(rows, doc["dataset"].get("num_val") or 0), fmt=format_number,
+        scaling=scaling,
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
             "modes": figures.modes_bars(rows),
             "stall_au": figures.stall_au_bars(rows),
             "accuracy": figures.accuracy_lines(doc),
             "telemetry": figures.telemetry_lines(doc),
+            "scaling": figures.scaling_lines(scaling),
         },
     )
     path = run_dir / "report.html"

@@ -139,3 +139,30 @@ def cell_label(cell: dict) -> str:
     from bench.config import Cell
 
     return Cell.of(cell).label
+
+
+def scaling_lines(scaling: dict | None) -> str | None:
+    """Measured images/s against local tf.data service workers, and the dashed projection."""
+    if not scaling:
+        return None
+    measured = scaling["measured"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    workers = [m["workers"] for m in measured]
+    for mode in ("pipeline", "simulated", "train"):
+        values = [m[mode] for m in measured]
+        if any(v is not None for v in values):
+            ax.plot(workers, [v or 0 for v in values], marker="o", color=MODE_COLORS[mode],
+                    label=f"measured: {mode}")
+    if scaling["projection"]:
+        proj = scaling["projection"]
+        ax.plot([p["workers"] for p in proj], [p["images_per_sec"] for p in proj], linestyle="--",
+                color="#555", label="projection: N hosts x one worker's rate, capped at model-only")
+    if scaling["consumer_limit_images_per_sec"]:
+        ax.axhline(scaling["consumer_limit_images_per_sec"], color=MODE_COLORS["model_only"], linestyle=":",
+                   label="consumer limit (model-only bound)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("tf.data service workers")
+    ax.set_ylabel("images/s (median)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return to_svg(fig)

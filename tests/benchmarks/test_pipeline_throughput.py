@@ -26,15 +26,15 @@ def spec(tmp_path_factory):
 
 @pytest.mark.parametrize("variant", sorted(REGISTRY))
 def test_pipeline_throughput(benchmark, spec, tmp_path, variant):
-    fit_input, build_s = probe.build(variant, spec, tmp_path)
     settings = probe.settings(spec, epochs=1)
     images: list[int] = []
+    with probe.built(variant, spec, tmp_path) as (fit_input, build_s):
 
-    def one_epoch():
-        record = run_pipeline(fit_input, settings)
-        images.append(record["epochs"][0]["images"])
+        def one_epoch():
+            record = run_pipeline(fit_input, settings)
+            images.append(record["epochs"][0]["images"])
 
-    benchmark.pedantic(one_epoch, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
+        benchmark.pedantic(one_epoch, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
     assert set(images) == {len(spec.train_files)}, f"{variant} delivered {set(images)} images per epoch"
     benchmark.extra_info.update({
         "variant": variant,
