@@ -53,7 +53,7 @@ def install(session: nox.Session, *extras: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (real pipelines, real child processes), on the CPU build by default."""
-    install(session, "test")
+    install(session, "test", "jax")  # both Keras backends on the CPU
     session.run("pytest", *(session.posargs or ["-q", "tests"]))
 
 

@@ -66,6 +66,8 @@ def add_run_parser(sub) -> None:
                    help="tf_data_service: local worker counts (default: 1, 2, 4, ... up to the cores)")
     p.add_argument("--service", metavar="grpc://HOST:PORT",
                    help="tf_data_service: use this dispatcher instead of a local cluster")
+    p.add_argument("--backend", type=comma_list, metavar="tensorflow|jax",
+                   help="Keras backend(s) of the model; several: side-by-side cells (default: tensorflow)")
     p.add_argument("--model", default="small_cnn", help="small_cnn or mobilenet_v2 (weights=None)")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
@@ -98,6 +100,25 @@ def add_run_parser(sub) -> None:
                    "(default: image_data_generator, else generator)")
 
 
+def add_profile_parser(p, kind: str) -> None:
+    p.add_argument("--variant", required=True, help="the variant (see `list`), or custom:MODULE:FUNCTION")
+    p.add_argument("--profile", default="default", help="embedded dataset size of this profile")
+    p.add_argument("--data-dir", type=Path, help="your images instead of the embedded dataset")
+    p.add_argument("--val-dir", type=Path)
+    p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE")
+    p.add_argument("--augmentation", default="none", help="none, tf_image, numpy_pyfunc, keras_layers")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--target-rate", type=positive_float, help="simulated accelerator images/s (default 1000)")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--seed", type=int, default=0)
+    if kind == "profile":
+        p.add_argument("--no-verify", action="store_true", help="advise without measuring the advice")
+        p.add_argument("--trace", action="store_true",
+                       help="also capture a TensorBoard profile of a few training steps")
+    else:
+        p.add_argument("--knobs", type=comma_list, help="knobs to sweep (default: all that apply)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="pipebench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -110,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--image-size", type=positive_int, default=PROFILES["default"].image_size,
                      help="target side the run would resize to (for the too-small check)")
     chk.add_argument("--seed", type=int, default=0)
+    for name, text in (("profile", "find the stage that limits one variant, advise, and verify the advice"),
+                       ("sweep", "throughput of one variant against each of its knobs")):
+        add_profile_parser(sub.add_parser(name, help=text), name)
     rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
     rep.add_argument("run", type=Path, help="a results/<run-id> folder")
     rep.add_argument("--baseline", help="variant to compute speedups against")
@@ -153,7 +177,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
     except argparse.ArgumentTypeError as exc:
         raise PipebenchError(f"--service-workers: {exc}") from None
     cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline,
-                                 workers, args.service)
+                                 workers, args.service, args.backend)
     if args.baseline and args.baseline not in {c.variant for c in cells}:
         raise PipebenchError(f"--baseline {args.baseline!r} is not among the variants run; valid: "
                              f"{', '.join(sorted({c.variant for c in cells}))}")
@@ -206,7 +230,8 @@ def cmd_list() -> int:
 
     for variant in REGISTRY.values():
         augs = ",".join(sorted(variant.augmentations))
-        print(f"{variant.name:30s} [{variant.family}] {variant.description} (augmentations: {augs})")
+        tf_free = "" if variant.needs_tensorflow else "; runs without TensorFlow"
+        print(f"{variant.name:30s} [{variant.family}] {variant.description} (augmentations: {augs}{tf_free})")
         for opt in variant.options:
             print(f"    {opt.name}={opt.default!s:10s} {opt.help}")
     print("profiles:")
@@ -236,6 +261,64 @@ def cmd_compare(runs: list[Path], out: Path | None) -> int:
     out = out or Path("results") / time.strftime("compare-%Y%m%d-%H%M%S")
     print(f"report: {render_comparison(runs, out)}")
     return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """`profile` or `sweep` of one variant; prints the findings and the page's path."""
+    import time
+
+    from bench.config import DEFAULT_TARGET_RATE, get_profile
+    from bench.data import EmbeddedDataset, resolve_spec
+    from bench.profiling import ProfileJob, run_profile, run_sweep_job
+    from pipelines.base import AUGMENTATIONS, get_variant
+
+    if args.variant.startswith("custom:"):
+        from pipelines.custom import load_function
+
+        load_function(args.variant.removeprefix("custom:"))  # a bad target: one line, before measuring
+    get_variant(args.variant)
+    if args.augmentation not in AUGMENTATIONS:
+        raise PipebenchError(f"unknown augmentation {args.augmentation!r}; valid choices: "
+                             f"{', '.join(AUGMENTATIONS)}")
+    prof = get_profile(args.profile)
+    embedded = EmbeddedDataset(prof.num_train, prof.num_val, prof.image_size, prof.num_classes, args.seed)
+    spec, _ = resolve_spec(args.data_dir, args.val_dir, 0.2, embedded, args.seed)
+    batch_size = args.batch_size or prof.batch_size
+    target = args.target_rate or DEFAULT_TARGET_RATE
+    out_dir = args.results_dir / time.strftime(f"{args.command}-%Y%m%d-%H%M%S")
+    job = ProfileJob(args.variant, spec, tuple(args.opt), args.augmentation, batch_size,
+                     batch_size / target, target, out_dir)
+    if args.command == "profile":
+        record = run_profile(job, verify=not args.no_verify, trace=args.trace)
+        print_profile(record)
+    else:
+        record = run_sweep_job(job, args.knobs)
+        for knob, best in record["best"].items():
+            print(f"best {knob}: {best['value']} ({best['median']:,.0f} images/s, {best['mode']})")
+    print(f"report: {record['report']}")
+    return 0
+
+
+def print_profile(record: dict) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(record["stages"])[["name", "wall_us_per_image", "cpu_us_per_image",
+                                             "rate_images_per_sec", "python"]]
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    print(f"bottleneck: {record['bottleneck']} ({record['bottleneck_rate_images_per_sec'] or 0:,.0f} "
+          f"images/s alone on {record['cores']} cores); pipeline as configured: "
+          f"{record['pipeline_images_per_sec']:,.0f} images/s")
+    for item in record.get("verified") or record["advice"]:
+        measured = (f"; measured {item['before']['median']:,.0f} -> {item['after']['median']:,.0f} images/s "
+                    f"({item['measured_gain']:.2f}x{', within noise' if item['within_noise'] else ''})"
+                    if "after" in item else "")
+        predicted = f"predicted {item['predicted_images_per_sec']:,.0f} images/s" \
+            if item["predicted_images_per_sec"] else "no prediction"
+        print(f"advice [{item['rule']}]: {item['message']} ({predicted}{measured})")
+    if record.get("combined"):
+        ref = record.get("reference")
+        print(f"all option changes together: {record['combined']['median']:,.0f} images/s"
+              + (f"; {ref['variant']}: {ref['median']:,.0f}" if ref else ""))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -272,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list()
         if args.command == "check":
             return cmd_check(args)
+        if args.command in ("profile", "sweep"):
+            return cmd_profile(args)
         if args.command == "compare":
             return cmd_compare(args.runs, args.out)
         from bench.report import render_report

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.config import Cell
 from bench.results import load_run, mode_summaries
 
 HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
@@ -37,7 +38,7 @@ def fingerprint_differences(a: dict, b: dict) -> list[str]:
 def compare_frame(base: dict, other: dict) -> pd.DataFrame:
     """Per cell and mode: both medians with their CIs, the ratio, and whether it is noise."""
     def summaries(doc):
-        return {(" ".join([c["variant"], *c.get("options", [])]), c["precision"], c["augmentation"], mode): s
+        return {(Cell.of(c).name, c["precision"], c["augmentation"], mode): s
                 for c in doc["cells"] for mode, s in mode_summaries(c).items() if s is not None}
 
     a, b = summaries(base), summaries(other)

@@ -25,26 +25,34 @@ class Cell:
     precision: str = "float32"
     augmentation: str = "none"
     options: tuple[str, ...] = ()  # NAME=VALUE, applied over the run's --opt values
+    backend: str = "tensorflow"  # the Keras backend of the cell's process
 
     @property
     def key(self) -> str:
-        return "|".join([self.variant, self.precision, self.augmentation, *self.options])
+        backend = [] if self.backend == "tensorflow" else [f"backend={self.backend}"]
+        return "|".join([self.variant, self.precision, self.augmentation, *self.options, *backend])
+
+    @property
+    def name(self) -> str:
+        """The variant with its own options and (when not TensorFlow) its backend."""
+        backend = [] if self.backend == "tensorflow" else [f"[{self.backend}]"]
+        return " ".join([self.variant, *self.options, *backend])
 
     @property
     def label(self) -> str:
         extras = [v for v in (self.precision, self.augmentation) if v not in ("float32", "none")]
-        name = " ".join([self.variant, *self.options])
-        return " + ".join([name, *extras])
+        return " + ".join([self.name, *extras])
 
     def to_record(self) -> dict:
-        record = {"variant": self.variant, "precision": self.precision, "augmentation": self.augmentation}
+        record = {"variant": self.variant, "precision": self.precision, "augmentation": self.augmentation,
+                  "backend": self.backend}
         return {**record, "options": list(self.options)} if self.options else record
 
     @classmethod
     def of(cls, record: dict) -> Cell:
         """The cell a stored result (a dict with variant, precision, augmentation) belongs to."""
         return cls(record["variant"], record["precision"], record["augmentation"],
-                   tuple(record.get("options", ())))
+                   tuple(record.get("options", ())), record.get("backend", "tensorflow"))
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ ONE_PER_FAMILY = (
 
 DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_naive", "tf_data_service")  # naive vs tuned vs service
 SERVICE_VARIANT = "tf_data_service"
+BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports Keras with its own
 
 PROFILES = {
     "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY),
@@ -156,6 +165,13 @@ def step_seconds(batch_size: int, step_ms: float | None, target_rate: float | No
     return batch_size / (target_rate or DEFAULT_TARGET_RATE)
 
 
+def check_backends(backends: list[str] | None) -> list[str]:
+    for backend in backends or ():
+        if backend not in BACKENDS:
+            raise unknown_choice("backend", backend, BACKENDS)
+    return list(dict.fromkeys(backends or ["tensorflow"]))
+
+
 def check_modes(modes: list[str] | None) -> tuple[str, ...]:
     for mode in modes or ():
         if mode not in MODES:
@@ -200,6 +216,7 @@ def build_cells(
     custom: str | None,
     service_workers: list[int] | None = None,
     service: str | None = None,
+    backends: list[str] | None = None,
 ) -> tuple[tuple[Cell, ...], tuple[tuple[str, str], ...]]:
     """The cells to run and the (cell, reason) pairs left out as unsupported.
 
@@ -227,6 +244,7 @@ def build_cells(
         product += [c for c in profile.extra_cells if c not in product]
     product = [expanded for cell in product for expanded in (
         service_cells(cell, service_workers, service) if cell.variant == SERVICE_VARIANT else [cell])]
+    product = [replace(cell, backend=b) for b in check_backends(backends) for cell in product]
     cells, skipped = [], []
     for cell in product:
         variant = get_variant(cell.variant)

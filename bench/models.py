@@ -60,8 +60,10 @@ def weights_sha256(model) -> str:
     between two builds of the same model in one process.
     """
     digest = hashlib.sha256()
+    import keras
+
     for weight in model.weights:
-        value = weight.numpy()
+        value = keras.ops.convert_to_numpy(weight)
         digest.update(f"{value.shape}:{value.dtype}".encode())
         digest.update(value.tobytes())
     return digest.hexdigest()

@@ -28,7 +28,8 @@ def small_spec(dataset: EmbeddedDataset = SMALL) -> DataSpec:
 
 
 @contextlib.contextmanager
-def built(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = None):
+def built(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = None,
+          batch_size: int = BATCH_SIZE, augmentation: str = "none"):
     """Yield the variant's FitInput (default options plus `overrides`) and its build time.
 
     A `tf_data_service` variant gets its local cluster for as long as the block runs.
@@ -39,18 +40,18 @@ def built(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = 
 
     chosen = get_variant(variant)
     with service_for(options_for(chosen, {"*": overrides or {}}), scratch / "service") as (options, _):
-        request = PipelineRequest(spec=spec, batch_size=BATCH_SIZE, seed=0, augmentation="none",
+        request = PipelineRequest(spec=spec, batch_size=batch_size, seed=0, augmentation=augmentation,
                                   options=options, cache_dir=scratch)
         started = time.perf_counter()
         fit_input = chosen.build(request)
         yield fit_input, time.perf_counter() - started
 
 
-def settings(spec: DataSpec, epochs: int = PROBE_EPOCHS):
+def settings(spec: DataSpec, epochs: int = PROBE_EPOCHS, batch_size: int = BATCH_SIZE, step_s: float = 0.0):
     from bench.modes import ModeSettings
 
-    return ModeSettings(image_size=spec.image_size, num_classes=spec.num_classes, batch_size=BATCH_SIZE,
-                        num_train=len(spec.train_files), probe_epochs=epochs, step_s=0.0)
+    return ModeSettings(image_size=spec.image_size, num_classes=spec.num_classes, batch_size=batch_size,
+                        num_train=len(spec.train_files), probe_epochs=epochs, step_s=step_s)
 
 
 def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int = PROBE_EPOCHS) -> dict:
@@ -59,6 +60,16 @@ def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int = PRO
 
     with built(variant, spec, scratch) as (fit_input, build_s):
         return {**run_pipeline(fit_input, settings(spec, epochs)), "build_s": build_s}
+
+
+def epoch_rates(variant: str, spec: DataSpec, scratch: Path, epochs: int, overrides: dict | None = None,
+                batch_size: int = BATCH_SIZE, augmentation: str = "none"):
+    """Pipeline-only images/s of each epoch after the first (raw samples for `summarize`)."""
+    from bench.modes import run_pipeline
+
+    with built(variant, spec, scratch, overrides, batch_size, augmentation) as (fit_input, _):
+        record = run_pipeline(fit_input, settings(spec, epochs + 1, batch_size))
+    return [e["images"] / e["train_s"] for e in record["epochs"][1:] if e["train_s"] > 0]
 
 
 def code_version(variant: str, extra_files: tuple[str, ...] = ()) -> str:

@@ -31,7 +31,7 @@ SCHEMA_VERSION = 2
 MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
 
 CSV_COLUMNS = [
-    "variant", "options", "precision", "augmentation", "mode", "trial", "status", "images_per_sec",
+    "variant", "options", "backend", "precision", "augmentation", "mode", "trial", "status", "images_per_sec",
     "images_per_sec_median", "images_per_sec_ci_low", "images_per_sec_ci_high", "unstable",
     "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
     "train_accuracy", "val_accuracy", "time_to_accuracy_s", "stall_percent", "au_percent",
@@ -139,7 +139,8 @@ def run_row(cell: dict, run: dict, metrics: dict, target: float | None) -> dict:
     is_train = run.get("mode") == "train"
     return {
         "variant": cell["variant"], "options": " ".join(cell.get("options", [])),
-        "precision": cell["precision"], "augmentation": cell["augmentation"], "mode": run.get("mode"),
+        "backend": cell.get("backend", "tensorflow"), "precision": cell["precision"],
+        "augmentation": cell["augmentation"], "mode": run.get("mode"),
         "trial": run.get("trial", 0), "status": run.get("status", "failed"),
         "images_per_sec": run.get("images_per_sec"),
         "images_per_sec_median": summary.median if summary else None,

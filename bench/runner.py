@@ -32,7 +32,7 @@ from bench.data import DataSpec, resolve_spec
 from bench.errors import PipebenchError
 from bench.results import SCHEMA_VERSION, load_run, mode_summaries, new_run_dir, save_run
 from bench.worker import EVENT_PREFIX
-from pipelines.base import get_variant, options_for, split_overrides
+from pipelines.base import get_variant, module_available, options_for, split_overrides, tensorflow_available
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "probe_epochs", "step_s",
@@ -109,7 +109,8 @@ def run_child(job: dict, timeout_s: float, on_event) -> dict:
     with open(job["log_path"], "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.worker", str(job_path)], stdout=subprocess.PIPE,
-            stderr=log, text=True, env=child_env(), start_new_session=True, cwd=os.getcwd(),
+            stderr=log, text=True, start_new_session=True, cwd=os.getcwd(),
+            env={**child_env(), "KERAS_BACKEND": job["cell"].get("backend", "tensorflow")},
         )
         events: queue.Queue = queue.Queue()
         threading.Thread(target=read_events, args=(proc.stdout, events), daemon=True).start()
@@ -209,8 +210,23 @@ def resume_document(run_dir: Path, spec: DataSpec) -> dict:
     return doc
 
 
+def unavailable_reason(cell: Cell) -> str | None:
+    """Why this machine cannot run the cell at all (a framework missing), or None."""
+    variant = get_variant(cell.variant)
+    if cell.backend == "tensorflow" and not tensorflow_available():
+        return "TensorFlow is not installed (the tensorflow backend needs it; try --backend jax)"
+    if cell.backend == "jax" and not module_available("jax"):
+        return "JAX is not installed (pip install 'jax[cpu]', or jax[cuda12] on an NVIDIA GPU)"
+    if variant.needs_tensorflow and not tensorflow_available():
+        return f"TensorFlow is not installed ({cell.variant} is built on tf.data or tf_keras)"
+    return None
+
+
 def measure_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_event) -> dict:
-    """One cell's result: refused when its decoded data would not fit, else its worker's record."""
+    """One cell's result: unavailable, refused (its decoded data would not fit), or its worker's record."""
+    reason = unavailable_reason(cell)
+    if reason is not None:
+        return {**cell.to_record(), "status": "unavailable", "trials": [], "error": reason}
     job = job_for(cell, config, spec, run_dir)
     copies = get_variant(cell.variant).decoded_copies(job["options"])
     reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
@@ -252,12 +268,14 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
             bar.set_description(cell.label)
             start = bar.n
             doc["cells"].append(measure_cell(cell, config, spec, run_dir, lambda e: show_event(bar, e)))
-            if doc["cells"][-1].get("framework"):
-                doc["environment"].setdefault("framework", doc["cells"][-1]["framework"])
+            framework = doc["cells"][-1].get("framework")
+            if framework:
+                doc["environment"].setdefault("framework", framework)
+                doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
             bar.update(start + per_cell - bar.n)
             save_run(run_dir, doc)
             bar.write(cell_line(len(doc["cells"]), len(config.cells), doc["cells"][-1]), file=sys.stderr)
-        if config.overhead_check:
+        if config.overhead_check and unavailable_reason(Cell(OVERHEAD_VARIANT)) is None:
             doc["telemetry_overhead"] = overhead_check(config, spec, run_dir)
             bar.write(overhead_line(doc["telemetry_overhead"]), file=sys.stderr)
     except KeyboardInterrupt:

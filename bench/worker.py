@@ -36,18 +36,26 @@ def one_line(exc: BaseException) -> str:
 
 
 def framework_info() -> dict:
+    """Versions and the accelerators the cell's Keras backend sees (TensorFlow only if installed)."""
     import keras
     import numpy as np
-    import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    return {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "keras_backend": keras.backend.backend(),
-        "numpy": np.__version__,
-        "gpus": [gpu.name for gpu in gpus],
-    }
+    from pipelines.base import module_available, tensorflow_available
+
+    info = {"tensorflow": None, "jax": None, "keras": keras.__version__,
+            "keras_backend": keras.backend.backend(), "numpy": np.__version__, "gpus": []}
+    if tensorflow_available():
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        if info["keras_backend"] == "tensorflow":
+            info["gpus"] = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    if module_available("jax") and info["keras_backend"] == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+        info["gpus"] = [str(d) for d in jax.devices() if d.platform == "gpu"]
+    return info
 
 
 class Cell:
@@ -260,6 +268,7 @@ def main(argv: list[str]) -> int:
     from bench.results import atomic_write_text
 
     job = json.loads(Path(argv[0]).read_text())
+    os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
     try:
         result = run_overhead_check(job) if job.get("overhead_repeats") else run_cell(job)
     except Exception as exc:

@@ -102,9 +102,18 @@ class Variant:
     description: str = ""
     options: tuple[Option, ...] = ()
     augmentations: frozenset[str] = MODEL_ONLY_AUGMENTATIONS
+    needs_tensorflow: bool = True  # False: runs where TensorFlow is not installed (NumPy/PIL/Keras only)
 
     def build(self, request: PipelineRequest) -> FitInput:
         raise NotImplementedError
+
+    def stages(self, request: PipelineRequest):
+        """The pipeline as `(source, stages, count_images)` for the stage profiler, or None.
+
+        See `pipelines.stages`; a variant that cannot be split into stages is
+        not profiled stage by stage.
+        """
+        return None
 
     def decoded_copies(self, options: Mapping[str, Any]) -> int:
         """How many decoded (float32) copies of the training set this variant holds in memory.
@@ -122,6 +131,23 @@ class Variant:
             if key in by_name:
                 values[key] = by_name[key].convert(raw)
         return values
+
+
+def module_available(name: str) -> bool:
+    """Whether `name` can be imported, without importing it (a blocked module counts as absent)."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def tensorflow_available() -> bool:
+    return module_available("tensorflow")
 
 
 REGISTRY: dict[str, Variant] = {}

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 
 from bench.errors import PipebenchError
-from pipelines.base import TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant
+from pipelines.base import TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, tensorflow_available
 
 
 def check_target(target: str) -> tuple[str, str]:
@@ -55,6 +55,12 @@ class CustomVariant(Variant):
 
     family = "custom"
     augmentations = TF_DATA_AUGMENTATIONS
+    needs_tensorflow = False  # the user's function decides: if it imports TensorFlow, that shows as its error
+
+    def stages(self, request: PipelineRequest):
+        """The user's stage plan, if the function carries one as `function.stages(request)`."""
+        plan = getattr(load_function(self.target), "stages", None)
+        return plan(request) if plan is not None else None
 
     def __init__(self, target: str):
         self.target = target
@@ -62,13 +68,14 @@ class CustomVariant(Variant):
         self.description = f"user pipeline {target}"
 
     def build(self, request: PipelineRequest) -> FitInput:
-        import tensorflow as tf
-
         from pipelines import augment
 
         result = load_function(self.target)(request)
         if isinstance(result, FitInput):
             return result
-        if isinstance(result, tf.data.Dataset):
-            result = augment.apply(result, request.augmentation, request.seed)
+        if tensorflow_available():
+            import tensorflow as tf
+
+            if isinstance(result, tf.data.Dataset):
+                result = augment.apply(result, request.augmentation, request.seed)
         return FitInput(x=result)

@@ -33,7 +33,17 @@ def load_path(path, label, image_size: Sequence[int]):
 
 
 def decode_all(paths: Sequence[str], image_size: Sequence[int], batch_size: int = 256) -> np.ndarray:
-    """Decode every file with the reference decoder into one float32 array (N, H, W, 3)."""
+    """Decode every file with the reference decoder into one float32 array (N, H, W, 3).
+
+    Where TensorFlow is not installed, the PIL path stands in (identical on images
+    already at the target size, as the embedded dataset's are).
+    """
+    from pipelines.base import tensorflow_available
+
+    if not tensorflow_available():
+        height, width = image_size
+        images = [pil_load(p, image_size) for p in paths]
+        return np.stack(images) if images else np.zeros((0, height, width, 3), np.float32)
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(list(paths))

@@ -34,6 +34,11 @@ class Generator(Variant):
     """PIL decoding in a Python generator; `from_generator` with an explicit output signature."""
 
     name = "generator"
+
+    def stages(self, request: PipelineRequest):
+        from pipelines.stages import python_plan
+
+        return python_plan(request)
     family = "generator"
     description = "Python generator (PIL decode) via from_generator"
     augmentations = TF_DATA_AUGMENTATIONS

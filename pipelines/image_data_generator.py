@@ -59,6 +59,16 @@ class _ImageDataGeneratorBase(Variant):
         iterator = flow(request, self.augment)
         return FitInput(x=as_generator(iterator), steps_per_epoch=len(iterator))
 
+    def stages(self, request: PipelineRequest):
+        """Its per-image work as Python stages; the augmenting one adds `random_transform`."""
+        from pipelines.stages import python_plan
+
+        if not self.augment:
+            return python_plan(request)
+        from tf_keras.preprocessing.image import ImageDataGenerator
+
+        return python_plan(request, ImageDataGenerator(**IDG_AUGMENTATION).random_transform)
+
 
 @register
 class ImageDataGeneratorPlain(_ImageDataGeneratorBase):

@@ -28,6 +28,7 @@ class InMemoryNumpy(Variant):
     name = "in_memory_numpy"
     family = "in_memory"
     description = "decoded NumPy arrays given to model.fit"
+    needs_tensorflow = False
 
     def decoded_copies(self, options) -> int:
         return 2  # the concatenated array, plus the chunks (or Keras' tensor copy) next to it

@@ -53,6 +53,12 @@ class Sequence(Variant):
     """PyDataset with PIL decoding per batch; workers and multiprocessing exposed as options."""
 
     name = "sequence"
+    needs_tensorflow = False
+
+    def stages(self, request: PipelineRequest):
+        from pipelines.stages import python_plan
+
+        return python_plan(request)
     family = "sequence"
     description = "keras.utils.PyDataset loading files per batch"
     options = (

@@ -103,6 +103,11 @@ class _TfDataBase(Variant):
             )
         return FitInput(x=finish(ds, request, len(spec.train_files)))
 
+    def stages(self, request: PipelineRequest):
+        from pipelines.stages import tf_plan
+
+        return tf_plan(request)
+
 
 @register
 class TfDataNaive(_TfDataBase):

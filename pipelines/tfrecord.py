@@ -99,3 +99,24 @@ class TfRecord(Variant):
         ds = ds.map(lambda r: parse_example(r, spec.image_size),
                     num_parallel_calls=tf_value(opts["parallel_calls"]))
         return FitInput(x=finish(ds, request, len(spec.train_files)))
+
+    def stages(self, request: PipelineRequest):
+        """Shard list -> record read -> parse -> decode -> resize -> batch (...), sequentially."""
+        import tensorflow as tf
+
+        from pipelines.stages import Stage, tf_drain, tf_image_stages
+
+        features = {"image": tf.io.FixedLenFeature([], tf.string),
+                    "label": tf.io.FixedLenFeature([], tf.int64)}
+
+        def parse(*record):
+            parsed = tf.io.parse_single_example(record[0], features)
+            return parsed["image"], tf.cast(parsed["label"], tf.int32)
+
+        source = tf.data.Dataset.from_tensor_slices(write_shards(request.spec, request.options["shards"]))
+        return source, [
+            Stage("list", lambda ds: ds),
+            Stage("read", lambda ds: ds.flat_map(tf.data.TFRecordDataset)),
+            Stage("parse", element=parse),
+            *tf_image_stages(request, with_read=False),
+        ], tf_drain

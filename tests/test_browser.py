@@ -84,3 +84,20 @@ def test_comparison_report_in_chromium(browser, quick_run, tmp_path):
     rows = browser.find_elements("css selector", "table.comparison tbody tr")
     assert len(rows) >= 4 and all("within noise" in r.text for r in rows)  # a run against itself
     screenshot(browser, "compare.png")
+
+
+def test_profile_page_in_chromium(browser, tmp_path):
+    profile = run_cli("profile", "--variant", "tf_data_naive", "--profile", "quick",
+                      "--results-dir", str(tmp_path))
+    assert profile.returncode == 0, profile.stderr[-3000:]
+    out_dir = next(tmp_path.iterdir())
+    open_page(browser, out_dir / "profile.html")
+    figure = browser.find_element("id", "fig-stages")
+    size = browser.execute_script("return [arguments[0].complete, arguments[0].naturalWidth]", figure)
+    assert size[0] and size[1] > 0
+    stages = [r.find_elements("tag name", "td")[0].text
+              for r in browser.find_elements("css selector", "#stages tbody tr")]
+    assert stages[:3] == ["list", "read", "decode"]
+    advice = browser.find_elements("css selector", "#advice tbody tr")
+    assert len(advice) >= 2 and all("×" in r.text for r in advice)  # every row measured
+    screenshot(browser, "profile.png")

@@ -41,6 +41,7 @@ def cell_summary(doc: dict, baseline: str | None = None) -> list[dict]:
         train = summaries.get("train")
         rows.append({
             "variant": cell["variant"], "options": " ".join(cell.get("options", [])),
+            "backend": cell.get("backend", "tensorflow"),
             "precision": cell["precision"],
             "augmentation": cell["augmentation"], "status": cell["status"], "error": cell.get("error"),
             "label": figures.cell_label(cell),

@@ -44,3 +44,53 @@ def hangs(request):
     import time
 
     time.sleep(3600)
+
+
+SLOW_RESIZE_S = 0.003  # per image: far above every other stage of this pipeline
+
+
+def _slow_resize_map(request):
+    """A resize that also sleeps in Python per image: slow on purpose, and bound by the GIL."""
+    import time
+
+    import tensorflow as tf
+
+    def sleep_then(image):
+        time.sleep(SLOW_RESIZE_S)
+        return image
+
+    def resize(image, label):
+        image = tf.image.resize(tf.cast(image, tf.float32), request.spec.image_size) / 255.0
+        slowed = tf.py_function(sleep_then, [image], tf.float32)
+        return tf.ensure_shape(slowed, (*request.spec.image_size, 3)), label
+
+    return resize
+
+
+def slow_resize(request):
+    """A user pipeline whose resize stage is slow on purpose (see `slow_resize.stages`)."""
+    import tensorflow as tf
+
+    spec = request.spec
+    ds = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
+    ds = ds.map(lambda p, y: (tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False), y))
+    return ds.map(_slow_resize_map(request)).batch(request.batch_size)
+
+
+def _slow_resize_stages(request):
+    import tensorflow as tf
+
+    from pipelines.stages import Stage, tf_drain
+
+    spec = request.spec
+    source = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
+    return source, [
+        Stage("list", lambda ds: ds),
+        Stage("read", element=lambda p, y: (tf.io.read_file(p), y)),
+        Stage("decode", element=lambda c, y: (tf.io.decode_image(c, channels=3, expand_animations=False), y)),
+        Stage("resize", element=_slow_resize_map(request), python=True),
+        Stage("batch", lambda ds: ds.batch(request.batch_size)),
+    ], tf_drain
+
+
+slow_resize.stages = _slow_resize_stages
