@@ -96,7 +96,26 @@ def advise(profile: dict, variant, options: dict, augmentation: str, fits_in_mem
                             f"input; prefetch overlaps them (at {target_rate:.0f} images/s simulated)",
                             name, {"prefetch": "autotune"}, mode="simulated",
                             predicted_images_per_sec=min(rate, target_rate) if rate else None))
-    return found
+    return found + au_advice(profile, found, target_rate)
+
+
+FIXES_BOTTLENECK = ("replace_image_data_generator", "vectorise", "cache_after_decode", "parallelise")
+
+
+def au_advice(profile: dict, found: list[Advice], target_rate: float) -> list[Advice]:
+    """Under 90% AU at the target rate: which stage to fix first, checked in simulated mode."""
+    au = profile.get("au")
+    if au is None or au >= 0.9:
+        return []
+    fix = next((a for rule in FIXES_BOTTLENECK for a in found if a.rule == rule), None)
+    message = (f"AU is {au:.0%} at {target_rate:.0f} images/s (under 90%): fix stage "
+               f"{profile['bottleneck']} first" + (f", by {fix.rule}" if fix else ""))
+    if fix is None:
+        return [Advice("au_below_target", message, found[0].variant if found else profile["variant"],
+                       mode="simulated")]
+    predicted = min(fix.predicted_images_per_sec, target_rate) if fix.predicted_images_per_sec else None
+    return [Advice("au_below_target", message, fix.variant, fix.overrides, fix.augmentation,
+                   predicted, mode="simulated")]
 
 
 def measure(variant: str, spec, scratch: Path, overrides: dict, augmentation: str, mode: str,

@@ -115,6 +115,7 @@ def add_profile_parser(p, kind: str) -> None:
         p.add_argument("--no-verify", action="store_true", help="advise without measuring the advice")
         p.add_argument("--trace", action="store_true",
                        help="also capture a TensorBoard profile of a few training steps")
+        p.add_argument("--sweep", action="store_true", help="also sweep every knob, on the same page")
     else:
         p.add_argument("--knobs", type=comma_list, help="knobs to sweep (default: all that apply)")
 
@@ -291,6 +292,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.command == "profile":
         record = run_profile(job, verify=not args.no_verify, trace=args.trace)
         print_profile(record)
+        if args.sweep:
+            record = run_sweep_job(job)
     else:
         record = run_sweep_job(job, args.knobs)
         for knob, best in record["best"].items():
@@ -307,7 +310,7 @@ def print_profile(record: dict) -> None:
     print(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     print(f"bottleneck: {record['bottleneck']} ({record['bottleneck_rate_images_per_sec'] or 0:,.0f} "
           f"images/s alone on {record['cores']} cores); pipeline as configured: "
-          f"{record['pipeline_images_per_sec']:,.0f} images/s")
+          f"{record['pipeline_images_per_sec']:,.0f} images/s, AU {record['au'] or 0:.0%} at the target")
     for item in record.get("verified") or record["advice"]:
         measured = (f"; measured {item['before']['median']:,.0f} -> {item['after']['median']:,.0f} images/s "
                     f"({item['measured_gain']:.2f}x{', within noise' if item['within_noise'] else ''})"

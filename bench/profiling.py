@@ -72,6 +72,8 @@ def run_profile(job: ProfileJob, verify: bool = True, trace: bool = False) -> di
     own = advice.measure(job.variant, job.spec, request.cache_dir, base, job.augmentation, "pipeline", 0.0)
     record["pipeline_images_per_sec"] = own["median"]
     record["pipeline"] = own
+    record["au"] = advice.measure(job.variant, job.spec, request.cache_dir, base, job.augmentation,
+                                  "simulated", job.step_s)["au"]
     fits = memory.refusal(job.variant, 1, job.spec, None) is None
     items = advice.advise(record, variant, request.options, job.augmentation, fits, job.target_rate)
     record["advice"] = [a.to_dict() for a in items]
@@ -92,7 +94,7 @@ def run_profile(job: ProfileJob, verify: bool = True, trace: bool = False) -> di
     return save(job, {"kind": "profile", "config": job_record(job), **record})
 
 
-def run_sweep_job(job: ProfileJob, knobs: list[str] | None) -> dict:
+def run_sweep_job(job: ProfileJob, knobs: list[str] | None = None) -> dict:
     from bench.sweep import KNOB_VALUES, knobs_for, run_sweep
 
     variant, request = variant_and_request(job)

@@ -105,3 +105,23 @@ def test_bad_profile_requests_are_one_line(tmp_path, args, fragment):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("pipebench: error: ")
     assert (fragment or "knob 'cache' does not apply to generator") in lines[-1]
+
+
+def test_au_under_90_percent_names_the_stage_to_fix_first():
+    from bench.advice import advise
+    from pipelines import get_variant
+
+    profile = {"variant": "tf_data_naive", "bottleneck": "decode", "cores": 2, "au": 0.62,
+               "pipeline_images_per_sec": 600.0,
+               "stages": [{"name": "read", "wall_us_per_image": 100.0, "cpu_us_per_image": 100.0,
+                           "python": False, "rate_images_per_sec": 20000.0},
+                          {"name": "decode", "wall_us_per_image": 1500.0, "cpu_us_per_image": 1500.0,
+                           "python": False, "rate_images_per_sec": 1333.0}]}
+    options = {"parallel_calls": 1, "cache": "none", "prefetch": 0}
+    found = advise(profile, get_variant("tf_data_naive"), options, "none", fits_in_memory=False,
+                   target_rate=1000.0)
+    au = next(a for a in found if a.rule == "au_below_target")
+    assert "AU is 62% at 1000 images/s" in au.message
+    assert "fix stage decode first, by parallelise" in au.message
+    assert au.overrides == {"parallel_calls": "autotune"} and au.mode == "simulated"
+    assert au.predicted_images_per_sec == 1000.0  # capped at the target: 600 x 1600 / 800 = 1200
