@@ -350,6 +350,9 @@ def interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, interrupt)
+    # Ctrl-C must end a run cleanly even when started from a shell that ignores SIGINT
+    # for background jobs (Python leaves an inherited SIG_IGN in place otherwise)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = build_parser().parse_args(argv)
         if args.command == "run":
