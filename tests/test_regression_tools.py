@@ -82,6 +82,7 @@ def test_microbench_saves_rounds_and_extra_info(saved_microbench):
     (bench,) = saved["benchmarks"]
     assert bench["params"] == {"variant": VARIANT}
     assert bench["stats"]["rounds"] == 5 and len(bench["stats"]["data"]) == 5
+    assert bench["stats"]["iterations"] == bench["extra_info"]["epochs_per_round"] >= 1
     info = bench["extra_info"]
     assert info["images_per_sec"] > 0 and info["images_per_epoch"] == 256
     assert info["options"]["parallel_calls"] == "1" and info["options"]["cache"] == "none"
