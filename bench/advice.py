@@ -126,7 +126,7 @@ def measure(variant: str, spec, scratch: Path, overrides: dict, augmentation: st
     with probe.built(variant, spec, scratch, overrides, augmentation=augmentation) as (fit_input, _):
         settings = probe.settings(spec, epochs + 1, step_s=step_s if mode == "simulated" else 0.0)
         record = (run_simulated if mode == "simulated" else run_pipeline)(fit_input, settings)
-    rates = [e["images"] / e["train_s"] for e in record["epochs"][1:] if e["train_s"] > 0]
+    rates = probe.steady_rates(record)
     summary = summarize(rates)
     return {"samples": rates, "median": summary.median, "ci_low": summary.ci_low,
             "ci_high": summary.ci_high, "au": record.get("au")}

@@ -270,6 +270,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     from bench.config import DEFAULT_TARGET_RATE, get_profile
     from bench.data import EmbeddedDataset, resolve_spec
+    from bench.errors import unknown_choice
     from bench.profiling import ProfileJob, run_profile, run_sweep_job
     from pipelines.base import AUGMENTATIONS, get_variant
 
@@ -279,8 +280,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         load_function(args.variant.removeprefix("custom:"))  # a bad target: one line, before measuring
     get_variant(args.variant)
     if args.augmentation not in AUGMENTATIONS:
-        raise PipebenchError(f"unknown augmentation {args.augmentation!r}; valid choices: "
-                             f"{', '.join(AUGMENTATIONS)}")
+        raise unknown_choice("augmentation", args.augmentation, AUGMENTATIONS)
     prof = get_profile(args.profile)
     embedded = EmbeddedDataset(prof.num_train, prof.num_val, prof.image_size, prof.num_classes, args.seed)
     spec, _ = resolve_spec(args.data_dir, args.val_dir, 0.2, embedded, args.seed)

@@ -68,7 +68,11 @@ def epoch_rates(variant: str, spec: DataSpec, scratch: Path, epochs: int, overri
     from bench.modes import run_pipeline
 
     with built(variant, spec, scratch, overrides, batch_size, augmentation) as (fit_input, _):
-        record = run_pipeline(fit_input, settings(spec, epochs + 1, batch_size))
+        return steady_rates(run_pipeline(fit_input, settings(spec, epochs + 1, batch_size)))
+
+
+def steady_rates(record: dict) -> list[float]:
+    """Images/s of each epoch of a mode's record after the first (the warm-up)."""
     return [e["images"] / e["train_s"] for e in record["epochs"][1:] if e["train_s"] > 0]
 
 

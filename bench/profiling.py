@@ -13,7 +13,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.data import DataSpec
@@ -79,7 +79,7 @@ def run_profile(job: ProfileJob, verify: bool = True, trace: bool = False) -> di
     record["advice"] = [a.to_dict() for a in items]
     if verify and items:
         say(f"verifying {len(items)} piece(s) of advice by measurement")
-        items = [a.__class__(**{**a.to_dict(), "overrides": {**base, **a.overrides}}) for a in items]
+        items = [replace(a, overrides={**base, **a.overrides}) for a in items]
         record["verified"] = advice.verify(items, job.variant, job.spec, request.cache_dir,
                                            job.augmentation, job.step_s)
         combined = advice.combined_overrides(items, job.variant)

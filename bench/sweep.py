@@ -50,7 +50,7 @@ def precision_rates(spec, precision: str, epochs: int) -> list[float]:
         record = run_model_only(model, batch, probe.settings(spec, epochs + 1))
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    return [e["images"] / e["train_s"] for e in record["epochs"][1:] if e["train_s"] > 0]
+    return probe.steady_rates(record)
 
 
 def sweep_point(variant: str, spec, scratch: Path, knob: str, value: str, epochs: int) -> dict:

@@ -108,7 +108,7 @@ class Variant:
         raise NotImplementedError
 
     def stages(self, request: PipelineRequest):
-        """The pipeline as `(source, stages, count_images)` for the stage profiler, or None.
+        """The pipeline as `(source, stages, drainer)` for the stage profiler, or None.
 
         See `pipelines.stages`; a variant that cannot be split into stages is
         not profiled stage by stage.

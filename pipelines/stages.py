@@ -64,13 +64,6 @@ def build_prefix(source, stages):
     return fuse(ds, pending) if pending else ds
 
 
-def count_images(element) -> int:
-    """Images in one element: a batch's first dimension, else one."""
-    images = element[0]
-    shape = getattr(images, "shape", ())
-    return int(shape[0]) if len(shape) == 4 else 1
-
-
 def python_drain(items):
     """A function that reads `items` to its end, in Python, and returns how many elements it read."""
     return lambda: sum(1 for _ in items)
