@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The JAX backend on an NVIDIA GPU machine without TensorFlow (issue 9).
 #
-# Runs the non-TensorFlow variants (in_memory_numpy, sequence) with Keras on
-# JAX, float32 and mixed_float16, and keeps what the README's measurement notes
+# Runs the non-TensorFlow variants (in_memory_numpy, sequence), and the tf.data
+# ones too where TensorFlow (CPU) is importable, with Keras on JAX, float32 and
+# mixed_float16, and keeps what the README's measurement notes
 # need: the GPU (nvidia-smi), package versions, the run's log, results.json,
 # results.csv and report.html. Wheels the machine lacks (keras, namex, optree, typing-extensions:
-# `bash tools/gpu_wheels.sh` fetches them into .whl/) are installed into
+# `bash tools/gpu_wheels.sh` fetches them into .whl/), and tensorflow-cpu when
+# its parts are in $TFPARTS (default /tmp/tfparts), are installed into
 # /tmp/site with --no-deps, so nothing already installed is touched.
 #
 #   bash tools/gpu_check.sh [extra `pipebench run` arguments]
@@ -15,9 +17,20 @@ set -uo pipefail
 out=${OUT:-results/gpu-check}
 py=${PYTHON:-python3}
 mkdir -p "$out"
-if compgen -G ".whl/*.whl" >/dev/null; then
+wheels=()
+compgen -G ".whl/*.whl" >/dev/null && wheels+=(.whl/*.whl)
+# The TensorFlow wheel, carried in parts (tools/gpu_wheels.sh --tensorflow).
+parts=${TFPARTS:-/tmp/tfparts}
+if [[ -f $parts/SHA256SUMS ]]; then
+    read -r sum wheel <"$parts/SHA256SUMS"
+    cat "$parts"/part-* >"/tmp/$wheel"
+    (cd /tmp && echo "$sum  $wheel" | sha256sum -c --quiet) ||
+        { echo "gpu_check: the parts in $parts do not join into $wheel (one missing?)" >&2; exit 1; }
+    wheels+=("/tmp/$wheel")
+fi
+if ((${#wheels[@]})); then
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl || { echo "gpu_check: installing .whl/ failed" >&2; exit 1; }
+        --target /tmp/site "${wheels[@]}" || { echo "gpu_check: installing the wheels failed" >&2; exit 1; }
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
@@ -52,7 +65,12 @@ EOF
 
 runs=/tmp/gpu-check-runs
 rm -rf "$runs"
-"$py" -m bench run --backend jax --variants in_memory_numpy,sequence \
+variants=in_memory_numpy,sequence
+if "$py" -c "import tensorflow" 2>/dev/null; then
+    # tf.data feeding a JAX model on the GPU; TensorFlow itself stays on the CPU.
+    variants+=,tf_data_naive,tf_data_tuned,tfrecord,image_dataset_from_directory
+fi
+"$py" -m bench run --backend jax --variants "$variants" \
     --precisions float32,mixed_float16 --results-dir "$runs" --label gpu-check "$@" 2>&1 | tee "$out/run.log"
 status=${PIPESTATUS[0]}
 for run_dir in "$runs"/*/; do
