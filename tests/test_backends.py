@@ -41,6 +41,19 @@ def test_the_same_matrix_runs_on_both_backends(both_backends):
     assert set(doc["environment"]["frameworks"]) == {"tensorflow", "jax"}
 
 
+def test_an_untimed_warm_up_fit_precedes_the_trials_which_start_from_the_initial_weights(both_backends):
+    doc, _ = both_backends
+    initial: dict[str, set[str]] = {}
+    for cell in doc["cells"]:
+        assert cell["warmup_fit"]["error"] is None and cell["warmup_fit"]["fit_s"] > 0, cell["variant"]
+        for run in cell["runs"]:
+            if run["mode"] == "train":
+                initial.setdefault(cell["backend"], set()).add(run["initial_weights_sha256"])
+    # The identical model from one seed: every variant's trials start from the same weights,
+    # although each cell's warm-up trained its model on its own pipeline first.
+    assert {backend: len(hashes) for backend, hashes in initial.items()} == {"tensorflow": 1, "jax": 1}
+
+
 def test_results_and_report_show_backends_side_by_side(both_backends):
     import pandas as pd
 
