@@ -112,20 +112,35 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
 
 
 def recommend(rows: list[dict], num_val: int) -> dict | None:
-    """The fastest cell whose validation accuracy is within the noise of the best one.
+    """The cell that reliably trains fastest among those that learn as well as the best.
 
-    The noise is the 95% binomial half-width of the best accuracy on `num_val`
-    images: a faster pipeline that learns measurably worse is not recommended.
+    Eligible: validation accuracy within the noise of the best one (the 95%
+    binomial half-width of the best accuracy on `num_val` images), so a faster
+    pipeline that learns measurably worse is not recommended. Among those, the
+    pick has the highest lower 95% bound of training images/s (the median where
+    a cell has no interval): on a noisy machine the highest median is often one
+    lucky trial. Cells whose intervals overlap the pick's are listed as tied.
     """
     ok = [r for r in rows if r["status"] == "ok" and r["images_per_sec"] and r["val_accuracy"] is not None]
     if not ok:
         return None
     best = max(r["val_accuracy"] for r in ok)
     noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
-    pick = max((r for r in ok if r["val_accuracy"] >= best - noise), key=lambda r: r["images_per_sec"])
+    eligible = [r for r in ok if r["val_accuracy"] >= best - noise]
+    pick = max(eligible, key=lambda r: (_low(r), r["images_per_sec"]))
+    tied = [r for r in eligible if r is not pick and _low(r) <= _high(pick) and _low(pick) <= _high(r)]
     speedups = {r["variant"]: pick["images_per_sec"] / r["images_per_sec"] for r in ok
                 if r["variant"] in BASELINES and r["precision"] == "float32" and r["augmentation"] == "none"}
-    return {"row": pick, "best_accuracy": best, "noise": noise, "speedups": speedups}
+    return {"row": pick, "best_accuracy": best, "noise": noise, "speedups": speedups,
+            "tied": sorted(tied, key=lambda r: -r["images_per_sec"])}
+
+
+def _low(row: dict) -> float:
+    return row["ci_low"] if row.get("ci_low") is not None else row["images_per_sec"]
+
+
+def _high(row: dict) -> float:
+    return row["ci_high"] if row.get("ci_high") is not None else row["images_per_sec"]
 
 
 def format_number(value, digits: int = 0) -> str:
