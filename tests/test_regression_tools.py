@@ -41,10 +41,11 @@ def test_asv_benchmarks_discover_one_suite_per_variant_with_code_versions(tmp_pa
                  str(out), env={"ASV_PYTHONPATH": str(ROOT)})  # asv drops PYTHONPATH, keeps this
     assert result.returncode == 0, result.stderr[-2000:]
     found = {b["name"]: b for b in json.loads(out.read_text())}
-    assert len(found) == 3 * len(REGISTRY), sorted(found)
+    assert len(found) == 4 * len(REGISTRY), sorted(found)
     for name in REGISTRY:
         prefix = f"variants.Variant_{name}."
         assert found[prefix + "track_images_per_sec"]["unit"] == "images/s"
+        assert found[prefix + "track_us_per_image"]["unit"] == "us/image"
         assert found[prefix + "track_first_batch_s"]["unit"] == "seconds"
         assert found[prefix + "peakmem_pipeline"]["type"] == "peakmemory"
     versions = {found[f"variants.Variant_{n}.track_images_per_sec"]["version"] for n in REGISTRY}
