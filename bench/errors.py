@@ -16,6 +16,11 @@ class PipebenchError(Exception):
     exit_status = 2
 
 
+class UnavailableHere(PipebenchError):
+    """A cell this machine cannot run (e.g. mixed_float16 without a GPU): recorded as
+    `unavailable` with this message, like a missing framework, rather than `failed`."""
+
+
 def unknown_choice(what: str, value: object, choices: Iterable[object]) -> PipebenchError:
     """Build the error for a value that is not one of a known set."""
     valid = ", ".join(str(c) for c in choices)

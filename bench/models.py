@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from bench.errors import PipebenchError, unknown_choice
+from bench.errors import UnavailableHere, unknown_choice
 
 MODELS = ("small_cnn", "mobilenet_v2")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -22,7 +22,7 @@ def set_precision(precision: str, has_gpu: bool) -> None:
     if precision not in PRECISIONS:
         raise unknown_choice("precision", precision, PRECISIONS)
     if precision == "mixed_float16" and not has_gpu:
-        raise PipebenchError("precision mixed_float16 needs a GPU; on a CPU use mixed_bfloat16")
+        raise UnavailableHere("precision mixed_float16 needs a GPU; on a CPU use mixed_bfloat16")
     keras.mixed_precision.set_global_policy(precision)
 
 

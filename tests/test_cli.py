@@ -97,3 +97,17 @@ def test_failing_variant_is_recorded_and_the_others_still_run(tmp_path):
     assert "failed: custom:plugins.pipelines:broken" in result.stderr
     html = next(tmp_path.glob("*/report.html")).read_text()
     assert '<tr class="failed">' in html and "this pipeline is broken on purpose" in html
+
+
+@pytest.mark.skipif(__import__("shutil").which("nvidia-smi") is not None, reason="a GPU may be present")
+def test_mixed_float16_without_a_gpu_is_unavailable_and_the_run_goes_on(tmp_path):
+    import json
+
+    result = run_cli("run", "--variants", "in_memory_numpy", "--precisions", "float32,mixed_float16",
+                     "--modes", "model_only", *TINY_ARGS, "--no-overhead-check", "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    cells = {c["precision"]: c for c in json.loads(next(tmp_path.glob("*/results.json")).read_text())["cells"]}
+    assert cells["float32"]["status"] == "ok"
+    assert cells["mixed_float16"]["status"] == "unavailable"
+    assert "needs a GPU" in cells["mixed_float16"]["error"] and "mixed_bfloat16" in cells["mixed_float16"]["error"]
