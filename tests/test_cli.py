@@ -104,10 +104,13 @@ def test_mixed_float16_without_a_gpu_is_unavailable_and_the_run_goes_on(tmp_path
     import json
 
     result = run_cli("run", "--variants", "in_memory_numpy", "--precisions", "float32,mixed_float16",
-                     "--modes", "model_only", *TINY_ARGS, "--no-overhead-check", "--results-dir", str(tmp_path))
+                     "--modes", "model_only", *TINY_ARGS, "--no-overhead-check",
+                     "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    cells = {c["precision"]: c for c in json.loads(next(tmp_path.glob("*/results.json")).read_text())["cells"]}
+    doc = json.loads(next(tmp_path.glob("*/results.json")).read_text())
+    cells = {c["precision"]: c for c in doc["cells"]}
     assert cells["float32"]["status"] == "ok"
     assert cells["mixed_float16"]["status"] == "unavailable"
-    assert "needs a GPU" in cells["mixed_float16"]["error"] and "mixed_bfloat16" in cells["mixed_float16"]["error"]
+    error = cells["mixed_float16"]["error"]
+    assert "needs a GPU" in error and "mixed_bfloat16" in error

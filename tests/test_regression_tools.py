@@ -105,3 +105,19 @@ def test_microbench_compare_fails_past_the_threshold(saved_microbench):
 
 
 TIME_STATS = {"min", "max", "mean", "median", "stddev", "iqr", "q1", "q3", "total", "ld15iqr", "hd15iqr"}
+
+
+def test_the_us_per_image_twin_reads_the_same_measurement(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # asv runs each benchmark in its setup_cache folder
+    monkeypatch.setenv("PIPEBENCH_CACHE", str(tmp_path / "cache"))
+    from bench.asv_benchmarks import variants
+
+    suite = variants.Variant_in_memory_numpy()
+    spec_json = suite.setup_cache()
+    suite.setup(spec_json)
+    rate = suite.track_images_per_sec(spec_json)
+    assert rate > 0
+    assert suite.track_us_per_image(spec_json) == 1e6 / rate, "the twin is the same sample, inverted"
+    assert list((tmp_path / variants.RATES).iterdir()) == [], "handed over once, then gone"
+    assert suite.track_us_per_image(spec_json) > 0  # alone: measures for itself
+    assert list((tmp_path / variants.RATES).iterdir()) == []
