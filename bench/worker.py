@@ -143,8 +143,6 @@ class Cell:
         """
         from bench import modes
 
-        if self.warmup is not None:
-            return
         started = time.perf_counter()
         try:
             fit_input, _ = self.pipeline(0)
@@ -156,8 +154,6 @@ class Cell:
     def run_mode(self, mode: str, trial: int) -> dict:
         from bench import modes
 
-        if mode in ("train", "simulated"):
-            self.warm_up()
         if mode == "model_only":  # its speed does not depend on the weights: no restore needed
             model = self.built[0] if self.built else self.model()[0]
             return modes.run_model_only(model, self.model_batch, self.modes)
@@ -239,6 +235,9 @@ def measure_modes(cell: Cell, job: dict, cluster=None) -> dict:
     for mode, trial in schedule(job["settings"]["modes"], job["settings"]["trials"]):
         if mode in failed_modes:
             continue
+        if mode in ("train", "simulated") and cell.warmup is None:
+            with sampler.phase("warmup_fit"):  # its own mark: no timed run's telemetry includes it
+                cell.warm_up()
         gc.collect()  # release the previous mode's pipeline (and its threads) before timing
         deaths_before = len(cluster.events) if cluster else 0
         with sampler.phase(mode, trial=trial) as mark:
