@@ -196,7 +196,7 @@ def overhead_line(result: dict) -> str:
     if ratio is None:
         return f"telemetry overhead check: {result.get('status')} {result.get('error') or ''}"
     return (f"telemetry overhead check ({result['variant']}, pipeline mode): throughput with the "
-            f"sampler on / off = {ratio:.3f} ({'>=' if ratio >= 0.99 else '<'} 0.99); the sampler "
+            f"sampler on / off = {ratio:.4f} ({'>=' if ratio >= 0.99 else '<'} 0.99); the sampler "
             f"itself used {result['sampler_cpu_percent']:.2f}% of one core")
 
 
