@@ -80,8 +80,10 @@ def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
                 assert all(e["images"] == 48 for e in run["epochs"]), (cell["variant"], run["mode"])
         series = cell["telemetry"]["series"]
         assert len(series["t"]) > 3 and cell["telemetry"]["gpu_status"].startswith("unavailable")
-        assert {m["name"] for m in cell["telemetry"]["marks"]} == {"pipeline", "train", "model_only",
-                                                                   "simulated"}
+        names = [m["name"] for m in cell["telemetry"]["marks"]]
+        assert set(names) == {"pipeline", "train", "model_only", "simulated", "warmup_fit"}
+        assert names.count("warmup_fit") == 1 and names.index("warmup_fit") < names.index("train"), \
+            "one warm-up fit, in a phase of its own before the first timed fit"
     frame = load_frame(run_dir)
     assert len(frame) == 4 * len(doc["cells"])
 
