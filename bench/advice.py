@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import probe
-from bench.measure import summarize
+from bench.measure import intervals_overlap, summary_record
 
 TF_OP_STAGES = ("read", "parse", "decode", "resize")
 VERIFY_EPOCHS = 5  # timed epochs per measurement (after one warm-up)
@@ -126,10 +126,7 @@ def measure(variant: str, spec, scratch: Path, overrides: dict, augmentation: st
     with probe.built(variant, spec, scratch, overrides, augmentation=augmentation) as (fit_input, _):
         settings = probe.settings(spec, epochs + 1, step_s=step_s if mode == "simulated" else 0.0)
         record = (run_simulated if mode == "simulated" else run_pipeline)(fit_input, settings)
-    rates = probe.steady_rates(record)
-    summary = summarize(rates)
-    return {"samples": rates, "median": summary.median, "ci_low": summary.ci_low,
-            "ci_high": summary.ci_high, "au": record.get("au")}
+    return {**summary_record(probe.steady_rates(record)), "au": record.get("au")}
 
 
 def verify(advice: list[Advice], variant: str, spec, scratch: Path, augmentation: str,
@@ -143,7 +140,7 @@ def verify(advice: list[Advice], variant: str, spec, scratch: Path, augmentation
         after = measure(item.variant, spec, scratch, item.overrides, item.augmentation or augmentation,
                         item.mode, step_s)
         before = baselines[item.mode]
-        overlap = before["ci_low"] <= after["ci_high"] and after["ci_low"] <= before["ci_high"]
+        overlap = intervals_overlap(before["ci_low"], before["ci_high"], after["ci_low"], after["ci_high"])
         predicted = item.predicted_images_per_sec
         base = before["median"]
         checked.append({**item.to_dict(), "before": before, "after": after,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import Cell
+from bench.measure import intervals_overlap
 from bench.results import load_run, mode_summaries
 
 HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
@@ -45,7 +46,7 @@ def compare_frame(base: dict, other: dict) -> pd.DataFrame:
     rows = []
     for key in [k for k in a if k in b]:
         sa, sb = a[key], b[key]
-        overlap = sa.ci_low <= sb.ci_high and sb.ci_low <= sa.ci_high
+        overlap = intervals_overlap(sa.ci_low, sa.ci_high, sb.ci_low, sb.ci_high)
         direction = "faster" if sb.median > sa.median else "slower"
         rows.append({"variant": key[0], "precision": key[1], "augmentation": key[2], "mode": key[3],
                      "base_images_per_sec": sa.median, "other_images_per_sec": sb.median,

@@ -139,6 +139,18 @@ class Summary:
         return self.n > 1 and (self.ci_high - self.ci_low) / 2 > 0.05 * abs(self.median)
 
 
+def intervals_overlap(a_low: float, a_high: float, b_low: float, b_high: float) -> bool:
+    """Whether two intervals share a point: where 95% intervals do, pipebench calls it noise."""
+    return a_low <= b_high and b_low <= a_high
+
+
+def summary_record(samples: list[float]) -> dict:
+    """The raw samples with their median and 95% CI, as stored in profile and sweep records."""
+    summary = summarize(samples)
+    return {"samples": samples, "median": summary.median if summary else None,
+            "ci_low": summary.ci_low if summary else None, "ci_high": summary.ci_high if summary else None}
+
+
 def summarize(samples: list[float], confidence: float = 0.95) -> Summary | None:
     """Median with the order-statistic (binomial) confidence interval; needs no normality.
 

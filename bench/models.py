@@ -59,9 +59,9 @@ def weights_sha256(model) -> str:
     Names are left out: Keras numbers auto-named layers per process, so they differ
     between two builds of the same model in one process.
     """
-    digest = hashlib.sha256()
     import keras
 
+    digest = hashlib.sha256()
     for weight in model.weights:
         value = keras.ops.convert_to_numpy(weight)
         digest.update(f"{value.shape}:{value.dtype}".encode())

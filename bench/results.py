@@ -91,6 +91,11 @@ def verdict(stall_percent: float | None) -> str | None:
     return "moderately input-bound" if stall_percent <= 20.0 else "highly input-bound"
 
 
+def unmeasured(cell: dict, status: str, error: str) -> dict:
+    """The record of a cell that produced no run: unavailable, refused, timeout or failed."""
+    return {**cell, "status": status, "error": error, "runs": []}
+
+
 def time_to_accuracy(epochs: list[dict], target: float | None) -> float | None:
     """Wall seconds from the start of training until validation accuracy first reaches `target`."""
     if target is None:

@@ -30,7 +30,7 @@ from bench.checks import CheckReport
 from bench.config import Cell, RunConfig, default_target_accuracy
 from bench.data import DataSpec, resolve_spec
 from bench.errors import PipebenchError
-from bench.results import SCHEMA_VERSION, load_run, mode_summaries, new_run_dir, save_run
+from bench.results import SCHEMA_VERSION, load_run, mode_summaries, new_run_dir, save_run, unmeasured
 from bench.worker import EVENT_PREFIX
 from pipelines.base import get_variant, module_available, options_for, split_overrides, tensorflow_available
 
@@ -109,8 +109,7 @@ def run_child(job: dict, timeout_s: float, on_event) -> dict:
     with open(job["log_path"], "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.worker", str(job_path)], stdout=subprocess.PIPE,
-            stderr=log, text=True, start_new_session=True, cwd=os.getcwd(),
-            env={**child_env(), "KERAS_BACKEND": job["cell"].get("backend", "tensorflow")},
+            stderr=log, text=True, env=child_env(), start_new_session=True, cwd=os.getcwd(),
         )
         events: queue.Queue = queue.Queue()
         threading.Thread(target=read_events, args=(proc.stdout, events), daemon=True).start()
@@ -127,8 +126,8 @@ def run_child(job: dict, timeout_s: float, on_event) -> dict:
                     on_event(event)
                 if time.monotonic() > deadline:
                     kill_group(proc)
-                    return {**job["cell"], "status": "timeout", "trials": [],
-                            "error": f"timed out after {timeout_s:g} s (raise it with --timeout)"}
+                    return unmeasured(job["cell"], "timeout",
+                                      f"timed out after {timeout_s:g} s (raise it with --timeout)")
             proc.wait()
         finally:
             kill_group(proc)
@@ -140,8 +139,7 @@ def load_child_result(job: dict, returncode: int) -> dict:
     if result_path.exists():
         return json.loads(result_path.read_text())
     tail = Path(job["log_path"]).read_text(errors="replace").strip().splitlines()[-1:] or [""]
-    return {**job["cell"], "status": "failed", "trials": [],
-            "error": f"worker exited with status {returncode}: {tail[0][:300]}"}
+    return unmeasured(job["cell"], "failed", f"worker exited with status {returncode}: {tail[0][:300]}")
 
 
 def cell_line(done: int, total: int, cell: dict) -> str:
@@ -226,12 +224,12 @@ def measure_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, o
     """One cell's result: unavailable, refused (its decoded data would not fit), or its worker's record."""
     reason = unavailable_reason(cell)
     if reason is not None:
-        return {**cell.to_record(), "status": "unavailable", "trials": [], "error": reason}
+        return unmeasured(cell.to_record(), "unavailable", reason)
     job = job_for(cell, config, spec, run_dir)
     copies = get_variant(cell.variant).decoded_copies(job["options"])
     reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
     if reason is not None:
-        return {**job["cell"], "status": "refused", "trials": [], "error": reason}
+        return unmeasured(job["cell"], "refused", reason)
     return run_child(job, config.timeout_s, on_event)
 
 

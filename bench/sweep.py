@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import probe
-from bench.measure import summarize
+from bench.measure import summary_record
 
 KNOB_VALUES = {
     "parallel_calls": ("1", "2", "4", "autotune"),
@@ -60,9 +60,7 @@ def sweep_point(variant: str, spec, scratch: Path, knob: str, value: str, epochs
         rates, mode = probe.epoch_rates(variant, spec, scratch, epochs, batch_size=int(value)), "pipeline"
     else:
         rates, mode = probe.epoch_rates(variant, spec, scratch, epochs, overrides={knob: value}), "pipeline"
-    summary = summarize(rates)
-    return {"knob": knob, "value": value, "mode": mode, "samples": rates, "median": summary.median,
-            "ci_low": summary.ci_low, "ci_high": summary.ci_high}
+    return {"knob": knob, "value": value, "mode": mode, **summary_record(rates)}
 
 
 def run_sweep(variant, spec, scratch: Path, knobs: list[str], epochs: int = SWEEP_EPOCHS,

@@ -291,17 +291,17 @@ def run_overhead_check(job: dict) -> dict:
 
 def main(argv: list[str]) -> int:
     from bench.errors import UnavailableHere
-    from bench.results import atomic_write_text
+    from bench.results import atomic_write_text, unmeasured
 
     job = json.loads(Path(argv[0]).read_text())
     os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
     try:
         result = run_overhead_check(job) if job.get("overhead_repeats") else run_cell(job)
     except UnavailableHere as exc:  # known before anything is measured: no traceback
-        result = {**job["cell"], "status": "unavailable", "error": str(exc), "runs": []}
+        result = unmeasured(job["cell"], "unavailable", str(exc))
     except Exception as exc:
         traceback.print_exc()
-        result = {**job["cell"], "status": "failed", "error": one_line(exc), "runs": []}
+        result = unmeasured(job["cell"], "failed", one_line(exc))
     atomic_write_text(Path(job["result_path"]), json.dumps(result, default=str))
     emit("done", status=result["status"])
     return 0

@@ -18,11 +18,21 @@ import numpy as np
 
 def decode_resize(contents, image_size: Sequence[int]):
     """Encoded JPEG/PNG bytes (a scalar string tensor) -> float32 (H, W, 3) in [0, 1]."""
+    return resize_scale(decode_bytes(contents), image_size)
+
+
+def decode_bytes(contents):
+    """The reference decoder's first half: encoded bytes -> uint8 RGB tensor (a profiler stage too)."""
     import tensorflow as tf
 
-    image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-    image = tf.image.resize(image, image_size, method="bilinear", antialias=False)
-    return image / 255.0
+    return tf.io.decode_image(contents, channels=3, expand_animations=False)
+
+
+def resize_scale(image, image_size: Sequence[int]):
+    """The reference decoder's second half: bilinear resize without antialiasing, then [0, 1]."""
+    import tensorflow as tf
+
+    return tf.image.resize(image, image_size, method="bilinear", antialias=False) / 255.0
 
 
 def load_path(path, label, image_size: Sequence[int]):
@@ -56,11 +66,22 @@ def decode_all(paths: Sequence[str], image_size: Sequence[int], batch_size: int 
 
 def pil_load(path: str, image_size: Sequence[int]) -> np.ndarray:
     """Decode one file with PIL to float32 (H, W, 3) in [0, 1], resizing bilinearly if needed."""
+    return pil_resize_scale(pil_decode(path), image_size)
+
+
+def pil_decode(source):
+    """A path or binary file object -> PIL RGB image (the PIL path's decode stage)."""
+    from PIL import Image
+
+    with Image.open(source) as img:
+        return img.convert("RGB")
+
+
+def pil_resize_scale(rgb, image_size: Sequence[int]) -> np.ndarray:
+    """PIL RGB image -> float32 (H, W, 3) in [0, 1], resized bilinearly if not already that size."""
     from PIL import Image
 
     height, width = image_size
-    with Image.open(path) as img:
-        rgb = img.convert("RGB")
-        if rgb.size != (width, height):
-            rgb = rgb.resize((width, height), Image.BILINEAR)
-        return np.asarray(rgb, dtype=np.float32) / 255.0
+    if rgb.size != (width, height):
+        rgb = rgb.resize((width, height), Image.BILINEAR)
+    return np.asarray(rgb, dtype=np.float32) / 255.0

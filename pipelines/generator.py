@@ -34,11 +34,6 @@ class Generator(Variant):
     """PIL decoding in a Python generator; `from_generator` with an explicit output signature."""
 
     name = "generator"
-
-    def stages(self, request: PipelineRequest):
-        from pipelines.stages import python_plan
-
-        return python_plan(request)
     family = "generator"
     description = "Python generator (PIL decode) via from_generator"
     augmentations = TF_DATA_AUGMENTATIONS
@@ -54,3 +49,8 @@ class Generator(Variant):
         )
         ds = tf.data.Dataset.from_generator(image_generator(request), output_signature=signature)
         return FitInput(x=augment.tail(ds.batch(request.batch_size), request))
+
+    def stages(self, request: PipelineRequest):
+        from pipelines.stages import python_plan
+
+        return python_plan(request)

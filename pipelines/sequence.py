@@ -54,11 +54,6 @@ class Sequence(Variant):
 
     name = "sequence"
     needs_tensorflow = False
-
-    def stages(self, request: PipelineRequest):
-        from pipelines.stages import python_plan
-
-        return python_plan(request)
     family = "sequence"
     description = "keras.utils.PyDataset loading files per batch"
     options = (
@@ -66,6 +61,11 @@ class Sequence(Variant):
         Option("use_multiprocessing", False, "run workers as processes", parse=parse_bool),
         Option("max_queue_size", 10, "batches queued ahead by the workers", parse=int),
     )
+
+    def stages(self, request: PipelineRequest):
+        from pipelines.stages import python_plan
+
+        return python_plan(request)
 
     def build(self, request: PipelineRequest) -> FitInput:
         return FitInput(x=make_pydataset(request))

@@ -15,6 +15,7 @@ resize and scale, stack into a batch).
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -92,14 +93,14 @@ def tf_image_stages(request, with_read: bool = True) -> list[Stage]:
     import tensorflow as tf
 
     from pipelines import augment
+    from pipelines.decode import decode_bytes, resize_scale
 
     size = request.spec.image_size
     read = Stage("read", element=lambda p, y: (tf.io.read_file(p), y))
     stages = [read] if with_read else []
     stages += [
-        Stage("decode", element=lambda c, y: (tf.io.decode_image(c, channels=3, expand_animations=False), y)),
-        Stage("resize", element=lambda i, y: (
-            tf.image.resize(i, size, method="bilinear", antialias=False) / 255.0, y)),
+        Stage("decode", element=lambda c, y: (decode_bytes(c), y)),
+        Stage("resize", element=lambda i, y: (resize_scale(i, size), y)),
         Stage("batch", lambda ds: ds.batch(request.batch_size)),
     ]
     if request.augmentation in ("tf_image", "numpy_pyfunc"):
@@ -132,14 +133,9 @@ class Lazy:
 
 
 def batched(size: int):
+    """Collate (image, label) elements into batches of `size` (the last may be smaller)."""
     def batches(it):
-        chunk = []
-        for element in it:
-            chunk.append(element)
-            if len(chunk) == size:
-                yield np.stack([c[0] for c in chunk]), np.asarray([c[1] for c in chunk], np.int32)
-                chunk = []
-        if chunk:
+        while chunk := list(itertools.islice(it, size)):
             yield np.stack([c[0] for c in chunk]), np.asarray([c[1] for c in chunk], np.int32)
 
     return lambda items: Lazy(items, batches)
@@ -147,22 +143,19 @@ def batched(size: int):
 
 def python_plan(request, augment_fn=None):
     """What a Python loader does per image: read, PIL decode, resize + scale, then collate."""
-    from PIL import Image
+    from pipelines.decode import pil_decode, pil_resize_scale
 
-    height, width = request.spec.image_size
+    size = request.spec.image_size
 
     def read(path, label):
         with open(path, "rb") as handle:
             return handle.read(), label
 
     def decode(data, label):
-        with Image.open(io.BytesIO(data)) as img:
-            return img.convert("RGB"), label
+        return pil_decode(io.BytesIO(data)), label
 
     def resize(img, label):
-        if img.size != (width, height):
-            img = img.resize((width, height), Image.BILINEAR)
-        return np.asarray(img, dtype=np.float32) / 255.0, label
+        return pil_resize_scale(img, size), label
 
     stages = [Stage("list", lambda items: items, python=True),
               Stage("read", element=read, python=True),

@@ -54,14 +54,20 @@ def write_shards(spec: DataSpec, num_shards: int) -> list[str]:
     return shards
 
 
-def parse_example(record, image_size):
+def parse_record(record):
+    """A serialized tf.train.Example -> (encoded image bytes, int32 label)."""
     import tensorflow as tf
 
     parsed = tf.io.parse_single_example(record, {
         "image": tf.io.FixedLenFeature([], tf.string),
         "label": tf.io.FixedLenFeature([], tf.int64),
     })
-    return decode_resize(parsed["image"], image_size), tf.cast(parsed["label"], tf.int32)
+    return parsed["image"], tf.cast(parsed["label"], tf.int32)
+
+
+def parse_example(record, image_size):
+    contents, label = parse_record(record)
+    return decode_resize(contents, image_size), label
 
 
 @register
@@ -106,17 +112,10 @@ class TfRecord(Variant):
 
         from pipelines.stages import Stage, tf_drain, tf_image_stages
 
-        features = {"image": tf.io.FixedLenFeature([], tf.string),
-                    "label": tf.io.FixedLenFeature([], tf.int64)}
-
-        def parse(*record):
-            parsed = tf.io.parse_single_example(record[0], features)
-            return parsed["image"], tf.cast(parsed["label"], tf.int32)
-
         source = tf.data.Dataset.from_tensor_slices(write_shards(request.spec, request.options["shards"]))
         return source, [
             Stage("list", lambda ds: ds),
             Stage("read", lambda ds: ds.flat_map(tf.data.TFRecordDataset)),
-            Stage("parse", element=parse),
+            Stage("parse", element=parse_record),
             *tf_image_stages(request, with_read=False),
         ], tf_drain

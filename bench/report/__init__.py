@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import PipebenchError
+from bench.measure import intervals_overlap
 from bench.report import figures
 from bench.report.scaling import service_scaling
 from bench.results import atomic_write_text, cell_metrics, load_run
@@ -128,7 +129,8 @@ def recommend(rows: list[dict], num_val: int) -> dict | None:
     noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
     eligible = [r for r in ok if r["val_accuracy"] >= best - noise]
     pick = max(eligible, key=lambda r: (_low(r), r["images_per_sec"]))
-    tied = [r for r in eligible if r is not pick and _low(r) <= _high(pick) and _low(pick) <= _high(r)]
+    tied = [r for r in eligible
+            if r is not pick and intervals_overlap(_low(r), _high(r), _low(pick), _high(pick))]
     speedups = {r["variant"]: pick["images_per_sec"] / r["images_per_sec"] for r in ok
                 if r["variant"] in BASELINES and r["precision"] == "float32" and r["augmentation"] == "none"}
     return {"row": pick, "best_accuracy": best, "noise": noise, "speedups": speedups,
