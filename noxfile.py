@@ -40,7 +40,7 @@ def tensorflow_requirement() -> str:
 def install(session: nox.Session, *extras: str) -> None:
     """TensorFlow for this machine, tf_keras to match it, then pipebench itself."""
     session.install(tensorflow_requirement())
-    version = session.run(
+    version = session.run_install(  # run_install: also under `nox --install-only`
         "python", "-c", "import tensorflow as tf; print(tf.__version__)", silent=True
     ).strip().splitlines()[-1]
     major_minor = ".".join(version.split(".")[:2])

@@ -10,13 +10,8 @@ values are also applied together, as the profile's combined recommendation.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-
-from bench import probe
-from bench.measure import intervals_overlap, summary_record
 
 TF_OP_STAGES = ("read", "parse", "decode", "resize")
-VERIFY_EPOCHS = 5  # timed epochs per measurement (after one warm-up)
 
 
 @dataclass(frozen=True)
@@ -118,36 +113,50 @@ def au_advice(profile: dict, found: list[Advice], target_rate: float) -> list[Ad
                    predicted, mode="simulated")]
 
 
-def measure(variant: str, spec, scratch: Path, overrides: dict, augmentation: str, mode: str,
-            step_s: float, epochs: int = VERIFY_EPOCHS) -> dict:
-    """Images/s per epoch (median and 95% CI) of a pipeline in pipeline-only or simulated mode."""
-    from bench.modes import run_pipeline, run_simulated
+def verification_plan(advice: list[Advice], variant: str, augmentation: str, base: dict,
+                      combined: dict | None, reference: str | None) -> tuple[dict, list]:
+    """What to measure (name -> configuration) and which pairs to compare, for `verify`.
 
-    with probe.built(variant, spec, scratch, overrides, augmentation=augmentation) as (fit_input, _):
-        settings = probe.settings(spec, epochs + 1, step_s=step_s if mode == "simulated" else 0.0)
-        record = (run_simulated if mode == "simulated" else run_pipeline)(fit_input, settings)
-    return {**summary_record(probe.steady_rates(record)), "au": record.get("au")}
+    The unchanged pipeline once per mode the advice is about; each piece of advice;
+    the option changes together; the reference preset. Compared: each piece of advice
+    with the unchanged pipeline in its mode, the combination with the unchanged
+    pipeline and with the reference.
+    """
+    configs = {f"unchanged:{m}": {"variant": variant, "overrides": base, "augmentation": augmentation,
+                                  "mode": m} for m in dict.fromkeys(["pipeline", *(a.mode for a in advice)])}
+    pairs = []
+    for i, item in enumerate(advice):
+        configs[f"advice:{i}"] = {"variant": item.variant, "overrides": item.overrides,
+                                  "augmentation": item.augmentation or augmentation, "mode": item.mode}
+        pairs.append((f"advice:{i}", f"unchanged:{item.mode}", item.mode))
+    if combined:
+        configs["combined"] = {"variant": variant, "overrides": combined, "augmentation": augmentation,
+                               "mode": "pipeline"}
+        pairs.append(("combined", "unchanged:pipeline", "pipeline"))
+    if reference:
+        configs["reference"] = {"variant": reference, "overrides": {}, "augmentation": augmentation,
+                                "mode": "pipeline"}
+        if combined:
+            pairs.append(("combined", "reference", "pipeline"))
+    return configs, pairs
 
 
-def verify(advice: list[Advice], variant: str, spec, scratch: Path, augmentation: str,
-           step_s: float) -> list[dict]:
-    """Each piece of advice measured against the unchanged pipeline, in the mode it is about."""
-    baselines: dict[str, dict] = {}
+def verify(advice: list[Advice], configs: dict, pairs: list, samples: dict) -> dict:
+    """Each piece of advice with its measured gain: the paired ratio to the unchanged pipeline,
+    its interval and the test's verdict (Holm across every comparison of the profile)."""
+    from bench.rounds import compare_pairs, summary_record
+
+    compared = {(c.subject, c.reference): c for c in compare_pairs(samples, pairs)}
     checked = []
-    for item in advice:
-        if item.mode not in baselines:
-            baselines[item.mode] = measure(variant, spec, scratch, {}, augmentation, item.mode, step_s)
-        after = measure(item.variant, spec, scratch, item.overrides, item.augmentation or augmentation,
-                        item.mode, step_s)
-        before = baselines[item.mode]
-        overlap = intervals_overlap(before["ci_low"], before["ci_high"], after["ci_low"], after["ci_high"])
-        predicted = item.predicted_images_per_sec
-        base = before["median"]
-        checked.append({**item.to_dict(), "before": before, "after": after,
-                        "measured_gain": after["median"] / base if base else None,
-                        "predicted_gain": predicted / base if predicted and base else None,
-                        "within_noise": overlap})
-    return checked
+    for i, item in enumerate(advice):
+        before = summary_record(samples[f"unchanged:{item.mode}"])
+        after = summary_record(samples[f"advice:{i}"])
+        gain = compared[(f"advice:{i}", f"unchanged:{item.mode}")]
+        predicted, base = item.predicted_images_per_sec, before["median"]
+        checked.append({**item.to_dict(), "before": before, "after": after, "comparison": gain.to_dict(),
+                        "measured_gain": gain.ratio, "within_noise": gain.verdict == "within noise",
+                        "predicted_gain": predicted / base if predicted and base else None})
+    return {"verified": checked, "comparisons": [c.to_dict() for c in compared.values()]}
 
 
 def combined_overrides(advice: list[Advice], variant: str) -> dict:

@@ -71,7 +71,9 @@ def add_run_parser(sub) -> None:
     p.add_argument("--model", default="small_cnn", help="small_cnn or mobilenet_v2 (weights=None)")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--trials", type=positive_int)
+    p.add_argument("--trials", type=positive_int, help="rounds: every cell is measured once per round")
+    p.add_argument("--min-sample-s", type=positive_float, metavar="SECONDS",
+                   help="every timed sample lasts at least this long (default 1; quick profile 0.5)")
     p.add_argument("--image-size", type=positive_int, help="square side the images are resized to")
     p.add_argument("--num-train", type=positive_int, help="embedded dataset: training images")
     p.add_argument("--num-val", type=positive_int, help="embedded dataset: validation images")
@@ -110,7 +112,12 @@ def add_profile_parser(p, kind: str) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--target-rate", type=positive_float, help="simulated accelerator images/s (default 1000)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="dataset seed; also shuffles each round's order")
+    p.add_argument("--min-sample-s", type=positive_float, default=1.0, metavar="SECONDS",
+                   help="every timed sample lasts at least this long (default 1)")
+    p.add_argument("--rounds", type=positive_int,
+                   help="rounds of the interleaved measurements (default: the fewest with which the paired "
+                   "test can find a difference among the comparisons made)")
     if kind == "profile":
         p.add_argument("--no-verify", action="store_true", help="advise without measuring the advice")
         p.add_argument("--trace", action="store_true",
@@ -177,6 +184,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         workers = [positive_int(k) for k in args.service_workers] if args.service_workers else None
     except argparse.ArgumentTypeError as exc:
         raise PipebenchError(f"--service-workers: {exc}") from None
+    if workers is None and args.variants is None and args.service is None and profile.service_workers:
+        workers = list(profile.service_workers)
     cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline,
                                  workers, args.service, args.backend)
     if args.baseline and args.baseline not in {c.variant for c in cells}:
@@ -191,7 +200,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         batch_size=batch_size, trials=args.trials or profile.trials,
         seed=args.seed, cells=cells, skipped=skipped, options=tuple(args.opt),
         timeout_s=args.timeout or profile.timeout_s, modes=check_modes(args.modes),
-        probe_epochs=profile.probe_epochs, step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
+        min_sample_s=args.min_sample_s or profile.min_sample_s,
+        step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
         telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
         overhead_check=profile.name == "default" if args.overhead_check is None else args.overhead_check,
         on_bad_file=args.on_bad_file,
@@ -249,14 +259,19 @@ def cmd_compare(runs: list[Path], out: Path | None) -> int:
 
     if len(runs) < 2:
         raise PipebenchError("compare needs two or more run folders")
+    from bench.compare import DRIFT_NOTE
+    from bench.stats import UNPAIRED_TEST
+
     warnings, frames, _ = compare_runs(runs)
+    print(f"note: {DRIFT_NOTE}", file=sys.stderr)
+    print(f"verdicts: {UNPAIRED_TEST}", file=sys.stderr)
     for warning in warnings:
         print(f"WARNING: {warning}; differences below may come from that, not the pipelines",
               file=sys.stderr)
     for path, frame in zip(runs[1:], frames, strict=True):
         print(f"{path} vs {runs[0]} (ratio = other / base, images/s medians):")
         columns = ["variant", "precision", "augmentation", "mode", "base_images_per_sec",
-                   "other_images_per_sec", "ratio", "verdict"]
+                   "other_images_per_sec", "ratio", "ratio_low", "ratio_high", "p_adjusted", "verdict"]
         print(frame[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}")
               if not frame.empty else "  no cell in common")
     out = out or Path("results") / time.strftime("compare-%Y%m%d-%H%M%S")
@@ -288,7 +303,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     target = args.target_rate or DEFAULT_TARGET_RATE
     out_dir = args.results_dir / time.strftime(f"{args.command}-%Y%m%d-%H%M%S")
     job = ProfileJob(args.variant, spec, tuple(args.opt), args.augmentation, batch_size,
-                     batch_size / target, target, out_dir)
+                     batch_size / target, target, out_dir, args.min_sample_s, args.rounds, args.seed)
     if args.command == "profile":
         record = run_profile(job, verify=not args.no_verify, trace=args.trace)
         print_profile(record)
@@ -296,8 +311,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
             record = run_sweep_job(job)
     else:
         record = run_sweep_job(job, args.knobs)
+        print(f"verdicts: {record['test']}, each value against the variant as configured")
         for knob, best in record["best"].items():
-            print(f"best {knob}: {best['value']} ({best['median']:,.0f} images/s, {best['mode']})")
+            versus = best["comparison"]
+            against = ""
+            if versus and versus["ratio"]:
+                against = f"; vs current {versus['ratio']:.2f}x, {versus['verdict']}"
+            print(f"best {knob}: {best['value']} ({best['median']:,.0f} images/s, {best['mode']}{against})")
     print(f"report: {record['report']}")
     return 0
 
@@ -311,9 +331,13 @@ def print_profile(record: dict) -> None:
     print(f"bottleneck: {record['bottleneck']} ({record['bottleneck_rate_images_per_sec'] or 0:,.0f} "
           f"images/s alone on {record['cores']} cores); pipeline as configured: "
           f"{record['pipeline_images_per_sec']:,.0f} images/s, AU {record['au'] or 0:.0%} at the target")
+    if record.get("verified"):
+        print(f"advice measured in {len(record['rounds'])} interleaved rounds; verdicts: {record['test']}")
     for item in record.get("verified") or record["advice"]:
-        measured = (f"; measured {item['before']['median']:,.0f} -> {item['after']['median']:,.0f} images/s "
-                    f"({item['measured_gain']:.2f}x{', within noise' if item['within_noise'] else ''})"
+        gain = item.get("comparison") or {}
+        interval = f" ({gain['low']:.2f}-{gain['high']:.2f})" if gain.get("low") is not None else ""
+        measured = (f"; measured {item['before']['median']:,.0f} -> {item['after']['median']:,.0f} images/s, "
+                    f"{item['measured_gain']:.2f}x{interval}, {gain.get('verdict')}"
                     if "after" in item else "")
         predicted = f"predicted {item['predicted_images_per_sec']:,.0f} images/s" \
             if item["predicted_images_per_sec"] else "no prediction"

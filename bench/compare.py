@@ -1,7 +1,10 @@
-"""Comparing saved runs: per-cell ratios, a noise verdict, and loud fingerprint warnings.
+"""Comparing saved runs: per-cell ratios, a test's verdict, and loud fingerprint warnings.
 
 Two runs are only comparable on the same hardware and dataset; where their
 fingerprints differ, every comparison is printed under a warning that says how.
+Separate runs are not paired (their rounds were not interleaved), so the verdict
+comes from an unpaired rank test, and every comparison says that drift between
+the runs is not controlled.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import Cell
-from bench.measure import intervals_overlap
-from bench.results import load_run, mode_summaries
+from bench.modes import MODES
+from bench.records import CellResult
+from bench.results import load_run
+from bench.stats import UNPAIRED_TEST, finish_comparisons, summarize, unpaired
 
 HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
 DATASET_KEYS = ("sha256", "num_files", "total_bytes")
@@ -36,24 +41,32 @@ def fingerprint_differences(a: dict, b: dict) -> list[str]:
     return notes
 
 
-def compare_frame(base: dict, other: dict) -> pd.DataFrame:
-    """Per cell and mode: both medians with their CIs, the ratio, and whether it is noise."""
-    def summaries(doc):
-        return {(Cell.of(c).name, c["precision"], c["augmentation"], mode): s
-                for c in doc["cells"] for mode, s in mode_summaries(c).items() if s is not None}
+DRIFT_NOTE = ("these runs were measured at different times, so drift of the machine between them is "
+              "not controlled (a paired comparison needs interleaved rounds): measure the cells you want "
+              "to compare in one run, e.g. `pipebench run --variants A,B` or with `--pipeline`")
 
-    a, b = summaries(base), summaries(other)
+
+def compare_frame(base: dict, other: dict) -> pd.DataFrame:
+    """Per cell and mode: both medians with their intervals, the ratio with a bootstrap interval,
+    and a verdict from the Mann-Whitney U test, Holm-corrected across the table."""
+    def rates(doc):
+        return {(Cell.of(c).name, c["precision"], c["augmentation"], mode): list(by_round.values())
+                for c in doc["cells"] for mode in MODES
+                if (by_round := CellResult.from_dict(c).by_round(mode))}
+
+    a, b = rates(base), rates(other)
+    keys = [k for k in a if k in b]
+    compared = finish_comparisons([unpaired("other", "base", k[3], b[k], a[k]) for k in keys])
     rows = []
-    for key in [k for k in a if k in b]:
-        sa, sb = a[key], b[key]
-        overlap = intervals_overlap(sa.ci_low, sa.ci_high, sb.ci_low, sb.ci_high)
-        direction = "faster" if sb.median > sa.median else "slower"
+    for key, comparison in zip(keys, compared, strict=True):
+        sa, sb = summarize(a[key]), summarize(b[key])
         rows.append({"variant": key[0], "precision": key[1], "augmentation": key[2], "mode": key[3],
                      "base_images_per_sec": sa.median, "other_images_per_sec": sb.median,
-                     "base_ci_low": sa.ci_low, "base_ci_high": sa.ci_high,
-                     "other_ci_low": sb.ci_low, "other_ci_high": sb.ci_high,
-                     "ratio": sb.median / sa.median if sa.median else None,
-                     "verdict": "within noise" if overlap else direction})
+                     "base_low": sa.low, "base_high": sa.high, "base_coverage": sa.coverage,
+                     "other_low": sb.low, "other_high": sb.high, "other_coverage": sb.coverage,
+                     "ratio": comparison.ratio, "ratio_low": comparison.low, "ratio_high": comparison.high,
+                     "p_adjusted": comparison.p_adjusted, "verdict": comparison.verdict,
+                     "test": comparison.test})
     return pd.DataFrame(rows)
 
 
@@ -75,7 +88,8 @@ def render_comparison(paths: list[Path], out_dir: Path) -> Path:
     warnings, frames, docs = compare_runs(paths)
     runs = [{"path": str(p), "doc": d, "rows": f.to_dict("records") if f is not None else []}
             for p, d, f in zip(paths, docs, [None, *frames], strict=True)]
-    html = ENV.get_template("compare.html.j2").render(runs=runs, warnings=warnings, fmt=format_number)
+    html = ENV.get_template("compare.html.j2").render(runs=runs, warnings=warnings, fmt=format_number,
+                                                      test=UNPAIRED_TEST, drift=DRIFT_NOTE)
     path = Path(out_dir) / "compare.html"
     atomic_write_text(path, html)
     return path

@@ -70,7 +70,8 @@ class Profile:
     timeout_s: float
     extra_cells: tuple[Cell, ...] = ()
     variants: tuple[str, ...] | None = None  # None: every registered variant
-    probe_epochs: int = 2  # pipeline, model_only, simulated: one warm-up epoch + steady state
+    min_sample_s: float = 1.0  # every timed sample lasts at least this long
+    service_workers: tuple[int, ...] | None = None  # tf_data_service cells; None: 1, 2, 4, ... cores
 
 
 AXIS_ROWS = (
@@ -85,15 +86,19 @@ ONE_PER_FAMILY = (
     "image_dataset_from_directory", "tf_data_tuned", "tfrecord",
 )
 
-DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_naive", "tf_data_service")  # naive vs tuned vs service
+DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_service")  # one cell per family
 SERVICE_VARIANT = "tf_data_service"
 BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports Keras with its own
 
+# The default profile's rounds: 9 is the fewest with which the exact paired test can call a
+# difference significant among its 7 comparisons against the baseline after Holm's correction
+# (bench.stats.min_rounds_for), and gives a 96% interval of each median (2nd to 8th of 9).
 PROFILES = {
-    "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 1, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY),
-    "default": Profile("default", 640, 240, 40, 6, 3, 32, 3, 600.0,
-                       (AXIS_ROWS[0], AXIS_ROWS[3]), DEFAULT_VARIANTS),
-    "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 5, 3600.0, AXIS_ROWS, None, 3),
+    "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY,
+                     min_sample_s=0.5),
+    "default": Profile("default", 640, 240, 40, 6, 3, 32, 9, 600.0, (), DEFAULT_VARIANTS,
+                       service_workers=(1,)),
+    "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, AXIS_ROWS, None),
 }
 DEFAULT_TARGET_RATE = 1000.0  # images/s the simulated accelerator consumes, unless told
 
@@ -117,7 +122,7 @@ class RunConfig:
     options: tuple[str, ...] = ()
     timeout_s: float = 600.0
     modes: tuple[str, ...] = MODES
-    probe_epochs: int = 2
+    min_sample_s: float = 1.0
     step_s: float = 0.032
     telemetry_hz: float = 5.0
     target_accuracy: float | None = None  # None: 1.5 times chance
@@ -135,7 +140,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> RunConfig:
         """Rebuild a configuration stored in results.json (for `--resume`)."""
-        fields = dict(raw)
+        fields = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}  # older runs' extras
         fields["embedded"] = EmbeddedDataset(**raw["embedded"])
         fields["cells"] = tuple(Cell.of(c) for c in raw["cells"])
         fields["skipped"] = tuple(tuple(s) for s in raw.get("skipped", ()))

@@ -1,4 +1,4 @@
-"""What is measured inside `model.fit`, and the statistics derived from raw samples.
+"""What is measured inside `model.fit`: delivered images, epoch times, the timed sample.
 
 Delivered images are counted by a metric that adds up the batch size of every
 step the model actually ran: it sees what arrived, whatever the input type, so
@@ -8,12 +8,8 @@ throughput (Keras only warns in that case). Times come from a callback.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
-
-import numpy as np
-from scipy import stats
 
 IMAGES_SEEN = "images_seen"
 
@@ -104,7 +100,7 @@ def _float(value) -> float | None:
 
 @dataclass(frozen=True)
 class Throughput:
-    """Steady-state throughput of one trial, from its per-epoch records."""
+    """The timed sample of one mode run, from its per-epoch records."""
 
     images_per_sec: float | None
     images: int
@@ -113,58 +109,21 @@ class Throughput:
 
 
 def steady_state(epochs: list[dict]) -> Throughput:
-    """Images/s over epochs after the first; with only one epoch, over it (flagged)."""
+    """Images/s over the epochs after the first, in one continuous window.
+
+    The window runs from the start of the second epoch to the end of the last one's
+    last batch, so whatever happens between epochs (an iterator restarted, or kept)
+    is inside it for every variant. With only one epoch, that epoch (flagged).
+    """
     steady = [e for e in epochs if e["epoch"] > 1 and e["images"] > 0]
     warmup = False
     if not steady:
         steady, warmup = [e for e in epochs if e["images"] > 0], True
     images = sum(e["images"] for e in steady)
-    seconds = sum(e["train_s"] for e in steady)
+    if steady and all("wall_s" in e for e in steady):
+        first, last = steady[0], steady[-1]
+        seconds = last["wall_s"] - (first["wall_s"] - first["train_s"])
+    else:  # records without wall clock offsets (schema 1): the epochs' own times
+        seconds = sum(e["train_s"] for e in steady)
     rate = images / seconds if seconds > 0 and images > 0 else None
     return Throughput(rate, images, seconds, warmup)
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Median and a distribution-free 95% confidence interval of raw samples."""
-
-    n: int
-    median: float
-    ci_low: float
-    ci_high: float
-
-    @property
-    def unstable(self) -> bool:
-        """True when the interval's half-width exceeds 5% of the median."""
-        return self.n > 1 and (self.ci_high - self.ci_low) / 2 > 0.05 * abs(self.median)
-
-
-def intervals_overlap(a_low: float, a_high: float, b_low: float, b_high: float) -> bool:
-    """Whether two intervals share a point: where 95% intervals do, pipebench calls it noise."""
-    return a_low <= b_high and b_low <= a_high
-
-
-def summary_record(samples: list[float]) -> dict:
-    """The raw samples with their median and 95% CI, as stored in profile and sweep records."""
-    summary = summarize(samples)
-    return {"samples": samples, "median": summary.median if summary else None,
-            "ci_low": summary.ci_low if summary else None, "ci_high": summary.ci_high if summary else None}
-
-
-def summarize(samples: list[float], confidence: float = 0.95) -> Summary | None:
-    """Median with the order-statistic (binomial) confidence interval; needs no normality.
-
-    With too few samples for the requested coverage, the interval is the full
-    range of the samples (a wider, conservative interval).
-    """
-    values = np.sort(np.asarray([s for s in samples if s is not None and math.isfinite(s)], float))
-    n = len(values)
-    if n == 0:
-        return None
-    median = float(np.median(values))
-    if n == 1:
-        return Summary(1, median, median, median)
-    low = int(stats.binom.ppf((1 - confidence) / 2, n, 0.5))
-    high = int(stats.binom.isf((1 - confidence) / 2, n, 0.5))
-    low, high = max(low - 1, 0), min(high, n - 1)
-    return Summary(n, median, float(values[low]), float(values[high]))

@@ -1,18 +1,23 @@
-"""The four measurement modes, each run in the worker for every trial of a cell.
+"""The four measurement modes, each run in the worker once per round of a cell.
 
 * `pipeline`: the variant's batches with no model, iterated directly as
   `tfds.benchmark` does (a tf.data dataset, arrays, a generator). A PyDataset's
   workers only run under Keras' own adapter, so a PyDataset is read through
   `fit` with a stub consumer (global average pooling and one dense layer).
-* `train`: the identical model, end to end.
+* `train`: the identical model, end to end, with no validation inside the timed fit.
 * `model_only`: the identical model fed one batch already in memory, repeated:
   the ingestion-free upper bound for this model on this machine.
 * `simulated`: the same reading plus a calibrated sleep of `step_s` after each
   batch. Sleeping releases the CPU, so the pipeline's threads and workers run on
   while the "accelerator" is busy, as they would beside a real one.
 
-Every mode counts the images actually delivered and keeps per-epoch records of
-the same shape as training's, so their rates are comparable.
+Every timed sample is calibrated, as pyperf calibrates its loops: once per cell
+the worker times one epoch (or step) and fixes how many epochs (steps) a sample
+repeats so that it lasts at least `min_sample_s`; every round then repeats that
+many. A sample's window is continuous, from the start of the first epoch after
+the warm-up epoch to the end of the last batch, so the costs between epochs
+(an iterator restarted, or not) count the same way for every variant. Each
+sample keeps its images and seconds.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from dataclasses import dataclass
 from bench.measure import fit_recorder, images_seen_metric, steady_state
 
 MODES = ("pipeline", "train", "model_only", "simulated")
-MODEL_ONLY_STEPS = 10  # steps per model_only epoch at most: its rate settles quickly
+TRIAL_ORDER = ("model_only", "pipeline", "simulated", "train")  # within one round of a cell
+CALIBRATION_MARGIN = 1.15  # aim a little above the minimum, so that drift rarely undercuts it
+MIN_MODEL_ONLY_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,33 @@ class ModeSettings:
     num_classes: int
     batch_size: int
     num_train: int
-    probe_epochs: int  # pipeline, model_only and simulated: one warm-up epoch, then steady state
     step_s: float  # simulated mode's accelerator step
+    min_sample_s: float = 1.0  # every timed sample lasts at least this long (calibrated)
+
+
+@dataclass(frozen=True)
+class Loops:
+    """How much each mode's timed sample repeats: fixed per cell by `calibrate_*` (pyperf's loops).
+
+    Epoch counts are timed epochs after the one warm-up epoch; `train_epochs` is the
+    whole training fit (at least the run's `--epochs`, whose accuracy is reported).
+    """
+
+    pipeline_epochs: int = 1
+    simulated_epochs: int = 1
+    model_only_steps: int = MIN_MODEL_ONLY_STEPS
+    train_epochs: int = 2
+
+    def to_dict(self) -> dict:
+        return {"pipeline_epochs": self.pipeline_epochs, "simulated_epochs": self.simulated_epochs,
+                "model_only_steps": self.model_only_steps, "train_epochs": self.train_epochs}
+
+
+def repeats_for(unit_s: float, min_sample_s: float, least: int = 1) -> int:
+    """How many units of `unit_s` seconds make a sample of at least `min_sample_s`."""
+    if unit_s <= 0:
+        return least
+    return max(least, math.ceil(min_sample_s * CALIBRATION_MARGIN / unit_s))
 
 
 def stub_consumer(image_size, num_classes):
@@ -102,11 +134,12 @@ def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation
     return recorder
 
 
-def record(recorder, **extra) -> dict:
-    """The raw record of one mode run, with its steady-state rate derived from the epochs."""
-    result = steady_state(recorder.epochs)
-    return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s,
-            "images_per_sec": result.images_per_sec, "warmup_included": result.warmup_included, **extra}
+def record(recorder, loops: int, **extra) -> dict:
+    """The raw record of one mode run: its epochs, and the timed sample taken from them."""
+    sample = steady_state(recorder.epochs)
+    return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
+            "images": sample.images, "seconds": sample.seconds, "images_per_sec": sample.images_per_sec,
+            "warmup_included": sample.warmup_included, **extra}
 
 
 class DirectRecorder:
@@ -117,56 +150,110 @@ class DirectRecorder:
         self.first_batch_s: float | None = None
 
 
-def iterate_directly(fit_input, settings: ModeSettings, sleep_s: float = 0.0) -> DirectRecorder:
-    """Read `probe_epochs` epochs with a plain loop, sleeping `sleep_s` after each batch."""
+def batches_per_epoch(fit_input) -> int | None:
+    """Batches per epoch of a finite tf.data dataset whose cardinality is known, else None."""
+    x = fit_input.x
+    if fit_input.steps_per_epoch is not None or not (hasattr(x, "cardinality") and hasattr(x, "repeat")):
+        return None
+    count = int(x.cardinality())
+    return count if count > 0 else None  # -1: infinite, -2: unknown
+
+
+def epoch_batches(fit_input, batch_size: int, epochs: int):
+    """Yield each epoch's batches (an iterator per epoch), for `epochs` epochs.
+
+    A finite tf.data dataset of known length is read as `tfds.benchmark` reads it:
+    one iterator over `dataset.repeat(epochs)`, cut into epochs by its length, since
+    starting a tf.data iterator costs milliseconds (and the garbage it leaves triggers
+    Python's cyclic collector) that belong to no epoch's input. Everything else is
+    iterated anew per epoch, as `model.fit` does.
+    """
+    import itertools
+
     from pipelines.base import iterate_batches
 
+    per_epoch = batches_per_epoch(fit_input)
+    if per_epoch is None:
+        for _ in range(epochs):
+            yield iterate_batches(fit_input, batch_size, as_numpy=False)
+        return
+    batches = iter(fit_input.x.repeat(epochs))
+    for _ in range(epochs):
+        yield itertools.islice(batches, per_epoch)
+
+
+def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0.0) -> DirectRecorder:
+    """Read `epochs` epochs with a plain loop, sleeping `sleep_s` after each batch."""
     recorder, start = DirectRecorder(), time.perf_counter()
-    for epoch in range(1, settings.probe_epochs + 1):
-        epoch_start, images, steps, busy_s = time.perf_counter(), 0, 0, 0.0
-        for _, labels in iterate_batches(fit_input, settings.batch_size, as_numpy=False):
+    for epoch, batches in enumerate(epoch_batches(fit_input, batch_size, epochs), start=1):
+        epoch_start, images, steps, slept_s = time.perf_counter(), 0, 0, 0.0
+        for _, labels in batches:
             images, steps = images + int(labels.shape[0]), steps + 1
             if recorder.first_batch_s is None:
                 recorder.first_batch_s = time.perf_counter() - start
             if sleep_s:
                 slept = time.perf_counter()
                 time.sleep(sleep_s)
-                busy_s += time.perf_counter() - slept
+                slept_s += time.perf_counter() - slept
         end = time.perf_counter()
-        recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "busy_s": busy_s,
+        recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "slept_s": slept_s,
                                 "train_s": end - epoch_start, "wall_s": end - start})
     return recorder
 
 
-def read_epochs(fit_input, settings: ModeSettings, step_s: float = 0.0):
-    """Read the variant's batches with no model, sleeping `step_s` per batch; epochs carry busy_s.
+def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 0.0):
+    """Read `epochs` epochs of the variant's batches with no model, sleeping `step_s` per batch.
 
     A plain loop for everything publicly iterable; a PyDataset through `fit` with
     the stub consumer, since its workers only run under Keras' own adapter.
+    Epoch records carry `steps` and `slept_s` (the sleep as it really lasted).
     """
     from pipelines.base import is_pydataset
 
     if not is_pydataset(fit_input.x):
-        return iterate_directly(fit_input, settings, calibrated_sleep(step_s))
+        return iterate_directly(fit_input, settings.batch_size, epochs, calibrated_sleep(step_s))
     model = stub_consumer(settings.image_size, settings.num_classes)
     step = simulated_step(step_s)
-    recorder = fit_and_record(model, fit_input, settings.probe_epochs, extra_callbacks=[step])
+    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[step])
     for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
-        epoch["busy_s"] = slept
+        epoch["slept_s"] = slept
     return recorder
 
 
-def run_pipeline(fit_input, settings: ModeSettings) -> dict:
-    return record(read_epochs(fit_input, settings))
+def run_pipeline(fit_input, settings: ModeSettings, loops: int) -> dict:
+    """One warm-up epoch, then `loops` timed epochs of the input alone."""
+    return record(read_epochs(fit_input, settings, 1 + loops), loops)
 
 
-def run_simulated(fit_input, settings: ModeSettings) -> dict:
-    """Read + calibrated step per batch; AU = time the 'accelerator' was busy / total time."""
-    recorder = read_epochs(fit_input, settings, settings.step_s)
-    steady = [e for e in recorder.epochs if e["epoch"] > 1] or recorder.epochs
-    busy, total = sum(e["busy_s"] for e in steady), sum(e["train_s"] for e in steady)
-    au = min(busy / total, 1.0) if total > 0 else None
-    return record(recorder, au=au, step_s=settings.step_s)
+def run_simulated(fit_input, settings: ModeSettings, loops: int) -> dict:
+    """Read + a calibrated step per batch; AU = nominal busy time / the sample's time.
+
+    The accelerator is busy for `step_s` per step it was fed, however long the sleep
+    really lasted (its overshoot is the harness's, not the pipeline's); the rate the
+    simulated accelerator actually achieved is the sample's images/s, and the sleep's
+    real length per step is kept beside it.
+    """
+    recorder = read_epochs(fit_input, settings, 1 + loops, settings.step_s)
+    steady = recorder.epochs[1:] or recorder.epochs
+    steps = sum(e["steps"] for e in steady)
+    result = record(recorder, loops, step_s=settings.step_s)
+    busy_s = steps * settings.step_s
+    result["au"] = min(busy_s / result["seconds"], 1.0) if result["seconds"] else None
+    result["achieved_step_s"] = sum(e["slept_s"] for e in steady) / steps if steps else None
+    return result
+
+
+def calibrate_epochs(fit_input, settings: ModeSettings) -> tuple[int, int, float]:
+    """Timed epochs per sample for pipeline and simulated mode, and the epoch time they rest on.
+
+    Reads a warm-up epoch and one more; a simulated epoch lasts at least its steps times
+    the accelerator's step, however fast the input is.
+    """
+    recorder = read_epochs(fit_input, settings, 2)
+    epoch = recorder.epochs[-1]
+    simulated_s = max(epoch["train_s"], epoch["steps"] * settings.step_s)
+    return (repeats_for(epoch["train_s"], settings.min_sample_s),
+            repeats_for(simulated_s, settings.min_sample_s), epoch["train_s"])
 
 
 def resident_batches(images, labels):
@@ -193,10 +280,74 @@ def resident_batches(images, labels):
     return tf.data.Dataset.from_tensors((tf.constant(images), tf.constant(labels))).repeat()
 
 
-def run_model_only(model, batch, settings: ModeSettings) -> dict:
-    """The identical model on one resident batch, repeated (an epoch's steps, at most 10)."""
+def run_model_only(model, batch, settings: ModeSettings, loops: int) -> dict:
+    """The identical model on one resident batch: `loops` timed steps after one untimed step.
+
+    One fit of `loops + 1` steps; the sample runs from the end of the first step (which
+    starts the iterator) to the end of the last, so no warm-up epoch of full length is paid.
+    """
     from pipelines.base import FitInput
 
-    steps = min(math.ceil(settings.num_train / settings.batch_size), MODEL_ONLY_STEPS)
-    fit_input = FitInput(x=resident_batches(*batch), steps_per_epoch=steps)
-    return record(fit_and_record(model, fit_input, settings.probe_epochs))
+    fit_input = FitInput(x=resident_batches(*batch), steps_per_epoch=loops + 1)
+    recorder = fit_and_record(model, fit_input, 1)
+    seconds = recorder.last_batch_end - recorder.first_batch_end
+    images = loops * settings.batch_size
+    return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
+            "images": images, "seconds": seconds, "images_per_sec": images / seconds if seconds > 0 else None,
+            "warmup_included": False}
+
+
+def calibrate_model_only(model, batch, settings: ModeSettings) -> tuple[int, float]:
+    """Steps per model-only sample, and the step time it rests on."""
+    probe = run_model_only(model, batch, settings, MIN_MODEL_ONLY_STEPS)
+    step_s = probe["seconds"] / MIN_MODEL_ONLY_STEPS
+    return repeats_for(step_s, settings.min_sample_s, MIN_MODEL_ONLY_STEPS), step_s
+
+
+def weight_snapshots(upto: int):
+    """A callback that copies the model's weights at the end of each of the first `upto` epochs.
+
+    Accuracy per epoch is computed from these copies after the timed fit, so no validation
+    runs inside it: a pipeline that keeps its iterator across epochs would go on producing
+    during validation, an untimed head start the others do not get.
+    """
+    import keras
+
+    class Snapshots(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights: list[list] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch < upto:
+                self.weights.append([keras.ops.convert_to_numpy(w) for w in self.model.weights])
+
+    return Snapshots()
+
+
+def validate_snapshots(model, snapshots, validation, batch_size: int) -> list[dict]:
+    """Validation loss and accuracy of each snapshot (the model is left at the last one)."""
+    scores = []
+    for weights in snapshots:
+        for variable, value in zip(model.weights, weights, strict=True):
+            variable.assign(value)
+        logs = model.evaluate(*validation, batch_size=batch_size, verbose=0, return_dict=True)
+        scores.append({"val_loss": float(logs["loss"]), "val_accuracy": float(logs["accuracy"])})
+    return scores
+
+
+def run_train(model, fit_input, settings: ModeSettings, epochs: int, validation, accuracy_epochs: int,
+              on_epoch=None) -> dict:
+    """The timed training fit of `epochs` epochs, then validation of its first `accuracy_epochs`.
+
+    Accuracy and time to accuracy are read at the run's `--epochs` for every cell alike,
+    however many more epochs the calibration asked for to make the sample long enough.
+    """
+    snapshots = weight_snapshots(accuracy_epochs)
+    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[snapshots])
+    scores = validate_snapshots(model, snapshots.weights, validation, settings.batch_size)
+    for epoch, score in zip(recorder.epochs, scores, strict=False):
+        epoch.update(score)
+        if on_epoch is not None:
+            on_epoch(epoch)
+    return record(recorder, epochs - 1, accuracy_epochs=accuracy_epochs)

@@ -1,8 +1,8 @@
 """Pipeline-only probes of one variant outside the runner, for asv and pytest-benchmark.
 
 They reuse the harness's own pipeline mode (`bench.modes.run_pipeline`: a plain
-loop over the variant's batches, one warm-up epoch, then steady state), so a
-regression tracked there is a regression in what `pipebench run` measures.
+loop over the variant's batches, one warm-up epoch, then a calibrated sample), so
+a regression tracked there is a regression in what `pipebench run` measures.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from bench.data import DataSpec, EmbeddedDataset, resolve_spec
 
 SMALL = EmbeddedDataset(num_train=256, num_val=32, image_size=32, num_classes=4)
 BATCH_SIZE = 32
-PROBE_EPOCHS = 3  # one warm-up, two timed
 SHARED_MODULES = ("pipelines.base", "pipelines.decode", "pipelines.augment", "pipelines.tfdata",
-                  "bench.modes", "bench.probe", "bench.service")
+                  "bench.modes", "bench.measure", "bench.probe", "bench.service")
 
 
 def small_spec(dataset: EmbeddedDataset = SMALL) -> DataSpec:
@@ -47,33 +46,28 @@ def built(variant: str, spec: DataSpec, scratch: Path, overrides: dict | None = 
         yield fit_input, time.perf_counter() - started
 
 
-def settings(spec: DataSpec, epochs: int = PROBE_EPOCHS, batch_size: int = BATCH_SIZE, step_s: float = 0.0):
+def settings(spec: DataSpec, batch_size: int = BATCH_SIZE, step_s: float = 0.0, min_sample_s: float = 1.0):
     from bench.modes import ModeSettings
 
     return ModeSettings(image_size=spec.image_size, num_classes=spec.num_classes, batch_size=batch_size,
-                        num_train=len(spec.train_files), probe_epochs=epochs, step_s=step_s)
+                        num_train=len(spec.train_files), step_s=step_s, min_sample_s=min_sample_s)
 
 
-def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int = PROBE_EPOCHS) -> dict:
-    """Build and read `epochs` epochs; the harness's pipeline-mode record plus `build_s`."""
-    from bench.modes import run_pipeline
+def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int | None = None,
+                  min_sample_s: float = 1.0) -> dict:
+    """Build and read: one warm-up epoch, then a sample of `epochs - 1` epochs or, by default,
+    of as many as make it last `min_sample_s` (calibrated on a first build).
+    The harness's pipeline-mode record plus `build_s`."""
+    from bench.modes import calibrate_epochs, run_pipeline
 
+    chosen = settings(spec, min_sample_s=min_sample_s)
+    if epochs is None:
+        with built(variant, spec, scratch) as (fit_input, _):
+            loops = calibrate_epochs(fit_input, chosen)[0]
+    else:
+        loops = epochs - 1
     with built(variant, spec, scratch) as (fit_input, build_s):
-        return {**run_pipeline(fit_input, settings(spec, epochs)), "build_s": build_s}
-
-
-def epoch_rates(variant: str, spec: DataSpec, scratch: Path, epochs: int, overrides: dict | None = None,
-                batch_size: int = BATCH_SIZE, augmentation: str = "none"):
-    """Pipeline-only images/s of each epoch after the first (raw samples for `summarize`)."""
-    from bench.modes import run_pipeline
-
-    with built(variant, spec, scratch, overrides, batch_size, augmentation) as (fit_input, _):
-        return steady_rates(run_pipeline(fit_input, settings(spec, epochs + 1, batch_size)))
-
-
-def steady_rates(record: dict) -> list[float]:
-    """Images/s of each epoch of a mode's record after the first (the warm-up)."""
-    return [e["images"] / e["train_s"] for e in record["epochs"][1:] if e["train_s"] > 0]
+        return {**run_pipeline(fit_input, chosen, loops), "build_s": build_s}
 
 
 def code_version(variant: str, extra_files: tuple[str, ...] = ()) -> str:

@@ -32,6 +32,9 @@ class ProfileJob:
     step_s: float
     target_rate: float
     out_dir: Path
+    min_sample_s: float = 1.0  # every sample lasts at least this long (calibrated)
+    rounds: int | None = None  # None: the fewest with which the paired test can find a difference
+    seed: int = 0
 
 
 def variant_and_request(job: ProfileJob):
@@ -53,10 +56,52 @@ def overrides_of(job: ProfileJob) -> dict:
     return {**scoped.get("*", {}), **scoped.get(job.variant, {})}
 
 
+def sampler_for(job: ProfileJob, config: dict):
+    from bench.rounds import PipelineSampler
+
+    return PipelineSampler(config["variant"], job.spec, job.out_dir / "scratch", config["overrides"],
+                           config["augmentation"], config["mode"], job.step_s, job.batch_size,
+                           job.min_sample_s)
+
+
+def pilot(job: ProfileJob, base: dict) -> dict:
+    """One calibrated sample of the unchanged pipeline, alone and at the simulated rate: what the
+    rules read (a pilot; the verification's rounds replace it)."""
+    unchanged = {"variant": job.variant, "overrides": base, "augmentation": job.augmentation}
+    alone = sampler_for(job, {**unchanged, "mode": "pipeline"})()
+    simulated = sampler_for(job, {**unchanged, "mode": "simulated"})()
+    return {"pipeline_images_per_sec": alone["images_per_sec"], "au": simulated["au"],
+            "pilot": {"pipeline": alone, "simulated": simulated}}
+
+
+def verify_advice(job: ProfileJob, variant, items: list, base: dict) -> dict:
+    """Every piece of advice, the combination and the reference, measured in interleaved rounds."""
+    from bench import advice
+    from bench.rounds import interleave, rounds_for, summary_record
+
+    combined = advice.combined_overrides(items, job.variant)
+    reference = REFERENCE if variant.family == "tf_data" and job.variant != REFERENCE else None
+    configs, pairs = advice.verification_plan(items, job.variant, job.augmentation, base,
+                                              combined if combined and combined != base else None, reference)
+    rounds = rounds_for(len(pairs), job.rounds)
+    say(f"verifying {len(items)} piece(s) of advice: {len(configs)} configurations x {rounds} rounds")
+    samples, orders = interleave({name: sampler_for(job, c) for name, c in configs.items()}, rounds, job.seed)
+    found = {**advice.verify(items, configs, pairs, samples), "rounds": orders,
+             "pipeline": summary_record(samples["unchanged:pipeline"])}
+    if "combined" in configs:
+        found["combined"] = {"overrides": combined, **summary_record(samples["combined"])}
+    if reference:
+        found["reference"] = {"variant": reference, **summary_record(samples["reference"])}
+    if "unchanged:simulated" in samples:
+        found["au"] = summary_record(samples["unchanged:simulated"])["au"]
+    return found
+
+
 def run_profile(job: ProfileJob, verify: bool = True, trace: bool = False) -> dict:
-    """Stages, rate, advice (verified), combined advice and reference; saved and rendered."""
+    """Stages, rate, advice (verified in rounds), combined advice and reference; saved and rendered."""
     from bench import advice, memory
     from bench.profile import ProfileUnsupported, profile_variant
+    from bench.stats import PAIRED_TEST
 
     variant, request = variant_and_request(job)
     try:
@@ -69,33 +114,22 @@ def run_profile(job: ProfileJob, verify: bool = True, trace: bool = False) -> di
                              f"{', '.join(profilable())}") from None
     say(f"stages of {job.variant}: bottleneck {record['bottleneck']}")
     base = overrides_of(job)
-    own = advice.measure(job.variant, job.spec, request.cache_dir, base, job.augmentation, "pipeline", 0.0)
-    record["pipeline_images_per_sec"] = own["median"]
-    record["pipeline"] = own
-    record["au"] = advice.measure(job.variant, job.spec, request.cache_dir, base, job.augmentation,
-                                  "simulated", job.step_s)["au"]
+    record.update(pilot(job, base))
     fits = memory.refusal(job.variant, 1, job.spec, None) is None
     items = advice.advise(record, variant, request.options, job.augmentation, fits, job.target_rate)
     record["advice"] = [a.to_dict() for a in items]
+    record["test"] = PAIRED_TEST
     if verify and items:
-        say(f"verifying {len(items)} piece(s) of advice by measurement")
         items = [replace(a, overrides={**base, **a.overrides}) for a in items]
-        record["verified"] = advice.verify(items, job.variant, job.spec, request.cache_dir,
-                                           job.augmentation, job.step_s)
-        combined = advice.combined_overrides(items, job.variant)
-        if combined and combined != base:
-            record["combined"] = {"overrides": combined, **advice.measure(
-                job.variant, job.spec, request.cache_dir, combined, job.augmentation, "pipeline", 0.0)}
-        if variant.family == "tf_data" and job.variant != REFERENCE:
-            record["reference"] = {"variant": REFERENCE, **advice.measure(
-                REFERENCE, job.spec, request.cache_dir, {}, job.augmentation, "pipeline", 0.0)}
+        record.update(verify_advice(job, variant, items, base))
+        record["pipeline_images_per_sec"] = record["pipeline"]["median"]
     if trace:
         record["trace_dir"] = str(capture_trace(job))
     return save(job, {"kind": "profile", "config": job_record(job), **record})
 
 
 def run_sweep_job(job: ProfileJob, knobs: list[str] | None = None) -> dict:
-    from bench.sweep import KNOB_VALUES, knobs_for, run_sweep
+    from bench.sweep import knobs_for, run_sweep
 
     variant, request = variant_and_request(job)
     (job.out_dir / "scratch").mkdir(parents=True, exist_ok=True)
@@ -104,15 +138,13 @@ def run_sweep_job(job: ProfileJob, knobs: list[str] | None = None) -> dict:
     for knob in chosen:
         if knob not in valid:
             raise PipebenchError(f"knob {knob!r} does not apply to {job.variant}; valid: {', '.join(valid)}")
-    total = sum(len(KNOB_VALUES[k]) for k in chosen)
     done = []
 
-    def on_point(point):
-        done.append(point)
-        say(f"[{len(done)}/{total}] {point['knob']}={point['value']}: {point['median']:,.0f} images/s "
-            f"({point['mode']})")
+    def on_point(name, round_, sample):
+        done.append(name)
+        say(f"[{len(done)}] round {round_ + 1}: {name}: {sample['images_per_sec'] or 0:,.0f} images/s")
 
-    result = run_sweep(variant, job.spec, request.cache_dir, chosen, on_point=on_point)
+    result = run_sweep(variant, job, chosen, overrides_of(job), on_sample=on_point)
     return save(job, {"kind": "sweep", "config": job_record(job), **result})
 
 
@@ -143,7 +175,8 @@ def steps_in(job: ProfileJob) -> int:
 
 def job_record(job: ProfileJob) -> dict:
     return {"variant": job.variant, "options": list(job.options), "augmentation": job.augmentation,
-            "batch_size": job.batch_size, "target_rate": job.target_rate, "dataset": job.spec.fingerprint()}
+            "batch_size": job.batch_size, "target_rate": job.target_rate, "dataset": job.spec.fingerprint(),
+            "min_sample_s": job.min_sample_s, "rounds": job.rounds, "seed": job.seed}
 
 
 def save(job: ProfileJob, record: dict) -> dict:

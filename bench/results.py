@@ -13,31 +13,43 @@ import secrets
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.config import Cell
 from bench.errors import PipebenchError
-from bench.measure import Summary, summarize
+from bench.modes import MODES
+from bench.records import CellResult, ModeRun
+from bench.stats import PAIRED_TEST, Comparison, Summary, finish_comparisons, paired, summarize
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Schema history (the loader upgrades older documents step by step):
 #   1: cells with raw `trials` of end-to-end training only.
 #   2: cells with raw `runs`, one per mode x trial (pipeline, train, model_only, simulated),
 #      each with its telemetry summary; the cell keeps the sampled telemetry series;
 #      `target_accuracy` at the top level.
+#   3: runs measured in interleaved rounds: each run has its `round`, its timed sample
+#      (`images`, `seconds`, `loops`), `started_unix`, `loadavg_1m` and `steal_percent`;
+#      cells have `calibration` and `loops`; the document lists `rounds` (each round's
+#      shuffled cell order); `telemetry_overhead` is a list (one check per loader).
 
 MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
 
 CSV_COLUMNS = [
-    "variant", "options", "backend", "precision", "augmentation", "mode", "trial", "status", "images_per_sec",
-    "images_per_sec_median", "images_per_sec_ci_low", "images_per_sec_ci_high", "unstable",
+    "variant", "options", "backend", "precision", "augmentation", "mode", "round", "status",
+    "images_per_sec", "images", "seconds", "loops", "started_unix", "loadavg_1m", "steal_percent",
+    "images_per_sec_median", "images_per_sec_low", "images_per_sec_high", "interval_coverage", "unstable",
     "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
-    "train_accuracy", "val_accuracy", "time_to_accuracy_s", "stall_percent", "au_percent",
-    "input_bound", "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
-    "warmup_included", "error", "note",
+    "train_accuracy", "val_accuracy", "time_to_accuracy_s",
+    "stall_percent", "stall_percent_low", "stall_percent_high", "au_percent", "au_percent_low",
+    "au_percent_high", "input_bound", "baseline", "vs_baseline_ratio", "vs_baseline_low", "vs_baseline_high",
+    "vs_baseline_p_adjusted", "vs_baseline_verdict",
+    "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent", "warmup_included", "error", "note",
 ]
+BASELINES = ("image_data_generator", "generator")  # the usual starting points, in order of preference
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -96,8 +108,8 @@ def unmeasured(cell: dict, status: str, error: str) -> dict:
     return {**cell, "status": status, "error": error, "runs": []}
 
 
-def time_to_accuracy(epochs: list[dict], target: float | None) -> float | None:
-    """Wall seconds from the start of training until validation accuracy first reaches `target`."""
+def time_to_accuracy(epochs, target: float | None) -> float | None:
+    """Training seconds from the start of the fit until validation accuracy first reaches `target`."""
     if target is None:
         return None
     for epoch in epochs:
@@ -106,84 +118,178 @@ def time_to_accuracy(epochs: list[dict], target: float | None) -> float | None:
     return None
 
 
+def median_of(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.median(present)) if present else None
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """What a cell's raw runs say, derived once and read by the CSV, the report and `compare`.
+
+    Every interval is the order-statistic one of `bench.stats` with its real coverage.
+    Stall % and AU % are computed per round (train and model-only of the same round;
+    each simulated sample's AU) and then summarised, never as ratios of medians; stall
+    is not clamped at 0, since a negative value is what noise looks like.
+    """
+
+    result: CellResult
+    modes: dict[str, Summary | None]
+    stall: Summary | None
+    au: Summary | None
+    val_accuracy: float | None
+    val_accuracies: tuple[float, ...]
+    time_to_accuracy_s: float | None
+    first_batch_s: float | None
+    cpu_percent: float | None
+    peak_rss_bytes: int | None
+    gpu_util_percent: float | None
+    short_samples: int  # samples shorter than the run's --min-sample-s
+    vs_baseline: Comparison | None = None
+
+    @property
+    def cell(self) -> Cell:
+        return self.result.cell
+
+    @property
+    def train(self) -> Summary | None:
+        return self.modes.get("train")
+
+    @property
+    def input_bound(self) -> str | None:
+        return verdict(self.stall.median if self.stall else None)
+
+
+def per_round_stall(result: CellResult) -> list[float]:
+    """100 * (1 - train / model_only) of each round that has both."""
+    bound = result.by_round("model_only")
+    return [100.0 * (1.0 - rate / bound[r]) for r, rate in result.by_round("train").items() if bound.get(r)]
+
+
+def cell_stats(result: CellResult, target: float | None, min_sample_s: float | None = None) -> CellStats:
+    """The derived figures of one cell (no comparison yet: see `analyse`)."""
+    train = result.runs_of("train")
+    telemetry = [r.telemetry or {} for r in train]
+    reached = [time_to_accuracy(r.epochs, target) for r in train]
+    accuracies = tuple(a for a in (r.val_accuracy for r in train) if a is not None)
+    short = sum(1 for r in result.runs if r.ok and min_sample_s and (r.sample.seconds or 0) < min_sample_s)
+    return CellStats(
+        result=result,
+        modes={mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)},
+        stall=summarize(per_round_stall(result)),
+        au=summarize([100.0 * r.au for r in result.runs_of("simulated") if r.au is not None]),
+        val_accuracy=median_of(accuracies), val_accuracies=accuracies,
+        time_to_accuracy_s=median_of(reached) if reached and None not in reached else None,
+        first_batch_s=median_of(r.first_batch_s for r in train),
+        cpu_percent=median_of(t.get("cpu_percent") for t in telemetry),
+        peak_rss_bytes=max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")), default=None),
+        gpu_util_percent=median_of(t.get("gpu_util_percent") for t in telemetry),
+        short_samples=short,
+    )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every cell's figures and their paired comparison with the baseline, Holm-corrected together."""
+
+    cells: tuple[CellStats, ...]
+    baseline: CellStats | None
+    test: str = PAIRED_TEST
+
+
+def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | None:
+    """`baseline` (a variant name), else the first usual starting point present, in float32, unaugmented."""
+    names = [baseline] if baseline else list(BASELINES)
+    for name in names:
+        for stats_ in cells:
+            cell = stats_.cell
+            if (cell.variant == name and cell.precision == "float32" and cell.augmentation == "none"
+                    and stats_.train is not None):
+                return stats_
+    return None
+
+
+def analyse(doc: dict, baseline: str | None = None) -> Analysis:
+    """The run's cells with their statistics and a paired comparison of each with the baseline."""
+    target = doc.get("target_accuracy")
+    min_sample_s = (doc.get("config") or {}).get("min_sample_s")
+    cells = [cell_stats(CellResult.from_dict(c), target, min_sample_s) for c in doc.get("cells", [])]
+    base = pick_baseline(cells, baseline or doc.get("baseline"))
+    if base is None:
+        return Analysis(tuple(cells), None)
+    others = [c for c in cells if c is not base and c.train is not None]
+    parts = [paired(c.cell.label, base.cell.label, "train", c.result.by_round("train"),
+                    base.result.by_round("train")) for c in others]
+    compared = dict(zip([id(c) for c in others], finish_comparisons(parts), strict=True))
+    cells = [replace(c, vs_baseline=compared.get(id(c))) for c in cells]
+    return Analysis(tuple(cells), next(c for c in cells if c.result is base.result))
+
+
 def mode_summaries(cell: dict) -> dict[str, Summary | None]:
-    """Median and CI of each mode's per-trial rates (successful runs only)."""
-    by_mode: dict[str, list[float]] = {}
-    for run in cell.get("runs", []):
-        if run.get("status") == "ok":
-            by_mode.setdefault(run["mode"], []).append(run.get("images_per_sec"))
-    return {mode: summarize(rates) for mode, rates in by_mode.items()}
+    """Median and interval of each mode's per-round rates (successful runs only)."""
+    result = CellResult.from_dict(cell)
+    return {mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)}
 
 
-def cell_metrics(cell: dict, target: float | None = None) -> dict:
-    """What a cell's modes say together: stall %, AU %, the verdict, time to accuracy."""
-    summaries = mode_summaries(cell)
-    train, bound = summaries.get("train"), summaries.get("model_only")
-    stall = None
-    if train and bound and bound.median > 0:
-        stall = max(0.0, 100.0 * (1.0 - train.median / bound.median))
-    aus = [r["au"] for r in cell.get("runs", []) if r["mode"] == "simulated" and r.get("au") is not None]
-    reached = [time_to_accuracy(r.get("epochs", []), target)
-               for r in cell.get("runs", []) if r["mode"] == "train" and r.get("status") == "ok"]
-    times = [t for t in reached if t is not None]
-    return {
-        "summaries": summaries,
-        "stall_percent": stall,
-        "au_percent": 100.0 * float(np.median(aus)) if aus else None,
-        "input_bound": verdict(stall),
-        "time_to_accuracy_s": float(np.median(times)) if times and len(times) == len(reached) else None,
-    }
-
-
-def run_row(cell: dict, run: dict, metrics: dict, target: float | None) -> dict:
-    """One tidy CSV row: one mode of one trial of one cell, with the cell's derived figures."""
-    epochs = run.get("epochs") or []
+def run_row(stats_: CellStats, run: ModeRun, target: float | None, baseline: CellStats | None) -> dict:
+    """One tidy CSV row: one mode of one round of one cell, with the cell's derived figures."""
+    cell, summary = stats_.cell, stats_.modes.get(run.mode)
+    epochs, telemetry, versus = run.epochs, run.telemetry or {}, stats_.vs_baseline
     last = epochs[-1] if epochs else {}
-    summary = metrics["summaries"].get(run.get("mode"))
-    telemetry = run.get("telemetry") or {}
-    is_train = run.get("mode") == "train"
+    is_train = run.mode == "train"
+    stall, au = stats_.stall, stats_.au
     return {
-        "variant": cell["variant"], "options": " ".join(cell.get("options", [])),
-        "backend": cell.get("backend", "tensorflow"), "precision": cell["precision"],
-        "augmentation": cell["augmentation"], "mode": run.get("mode"),
-        "trial": run.get("trial", 0), "status": run.get("status", "failed"),
-        "images_per_sec": run.get("images_per_sec"),
+        "variant": cell.variant, "options": " ".join(cell.options), "backend": cell.backend,
+        "precision": cell.precision, "augmentation": cell.augmentation, "mode": run.mode,
+        "round": run.round, "status": run.status, "images_per_sec": run.images_per_sec,
+        **{k: getattr(run.sample, k) for k in ("images", "seconds", "loops", "started_unix", "loadavg_1m",
+                                                "steal_percent")},
         "images_per_sec_median": summary.median if summary else None,
-        "images_per_sec_ci_low": summary.ci_low if summary else None,
-        "images_per_sec_ci_high": summary.ci_high if summary else None,
+        "images_per_sec_low": summary.low if summary else None,
+        "images_per_sec_high": summary.high if summary else None,
+        "interval_coverage": summary.coverage if summary else None,
         "unstable": summary.unstable if summary else None,
-        "first_batch_s": run.get("first_batch_s"), "build_s": run.get("build_s"),
-        "epochs": len(epochs), "images_delivered": sum(e["images"] for e in epochs),
-        "images_expected": run.get("images_expected"),
+        "first_batch_s": run.first_batch_s, "build_s": run.build_s,
+        "epochs": len(epochs), "images_delivered": sum(e.get("images", 0) for e in epochs),
+        "images_expected": run.extra.get("images_expected"),
         "train_accuracy": last.get("accuracy") if is_train else None,
-        "val_accuracy": last.get("val_accuracy") if is_train else None,
+        "val_accuracy": run.val_accuracy if is_train else None,
         "time_to_accuracy_s": time_to_accuracy(epochs, target) if is_train else None,
-        "stall_percent": metrics["stall_percent"], "au_percent": metrics["au_percent"],
-        "input_bound": metrics["input_bound"],
+        "stall_percent": stall.median if stall else None, "stall_percent_low": stall.low if stall else None,
+        "stall_percent_high": stall.high if stall else None,
+        "au_percent": au.median if au else None, "au_percent_low": au.low if au else None,
+        "au_percent_high": au.high if au else None, "input_bound": stats_.input_bound,
+        "baseline": baseline.cell.label if baseline else None,
+        "vs_baseline_ratio": versus.ratio if versus else None,
+        "vs_baseline_low": versus.low if versus else None,
+        "vs_baseline_high": versus.high if versus else None,
+        "vs_baseline_p_adjusted": versus.p_adjusted if versus else None,
+        "vs_baseline_verdict": versus.verdict if versus else None,
         "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
         "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
-        "warmup_included": run.get("warmup_included"),
-        "error": run.get("error") or cell.get("error"), "note": run.get("note") or cell.get("note"),
+        "warmup_included": run.extra.get("warmup_included"),
+        "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
     }
 
 
-def cell_rows(cell: dict, target: float | None) -> list[dict]:
-    """Tidy rows of one cell; a cell that produced no run at all still gets one (failed) row."""
-    runs = cell.get("runs") or [{"mode": None, "trial": 0, "status": cell.get("status", "failed"),
-                                 "error": cell.get("error")}]
-    metrics = cell_metrics(cell, target)
-    return [run_row(cell, run, metrics, target) for run in runs]
+def cell_rows(stats_: CellStats, target: float | None, baseline: CellStats | None) -> list[dict]:
+    """Tidy rows of one cell; a cell that produced no run at all still gets one row with its status."""
+    runs = stats_.result.runs or (ModeRun(mode=None, round=0, status=stats_.result.status,
+                                          error=stats_.result.error),)
+    return [run_row(stats_, run, target, baseline) for run in runs]
 
 
 def to_frame(doc: dict) -> pd.DataFrame:
+    analysis = analyse(doc)
     target = doc.get("target_accuracy")
-    rows = [row for cell in doc.get("cells", []) for row in cell_rows(cell, target)]
+    rows = [row for c in analysis.cells for row in cell_rows(c, target, analysis.baseline)]
     return pd.DataFrame(rows, columns=CSV_COLUMNS)
 
 
 def save_run(run_dir: Path, doc: dict) -> None:
-    """Write results.json and results.csv atomically."""
-    atomic_write_text(run_dir / "results.json", json.dumps(doc, indent=1, default=str))
+    """Write results.json (each cell through its typed record) and results.csv, atomically."""
+    typed = {**doc, "cells": [CellResult.from_dict(c).to_dict() for c in doc.get("cells", [])]}
+    atomic_write_text(run_dir / "results.json", json.dumps(typed, indent=1, default=str))
     atomic_write_text(run_dir / "results.csv", to_frame(doc).to_csv(index=False))
 
 
@@ -221,7 +327,28 @@ def upgrade_1_to_2(doc: dict) -> dict:
     return {**doc, "schema_version": 2}
 
 
-UPGRADES = {1: upgrade_1_to_2}
+def upgrade_2_to_3(doc: dict) -> dict:
+    """Version 2 ran each cell's trials back to back: each trial becomes its own round.
+
+    The timed sample is rebuilt from the stored rate and the steady epochs' images, so
+    the old rates are kept exactly; the rounds' order was not recorded (empty list).
+    """
+    for cell in doc.get("cells", []):
+        for run in cell.get("runs", []):
+            run.setdefault("round", run.get("trial", 0))
+            steady = [e for e in run.get("epochs") or [] if e.get("epoch", 1) > 1] or run.get("epochs") or []
+            images = sum(e.get("images", 0) for e in steady)
+            rate = run.get("images_per_sec")
+            run.setdefault("images", images or None)
+            run.setdefault("seconds", images / rate if images and rate else None)
+    overhead = doc.get("telemetry_overhead")
+    if isinstance(overhead, dict):
+        doc["telemetry_overhead"] = [overhead]
+    doc.setdefault("rounds", [])
+    return {**doc, "schema_version": 3}
+
+
+UPGRADES = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
 
 
 def load_frame(path: Path) -> pd.DataFrame:

@@ -1,9 +1,14 @@
-"""The parent side of a run: one child process per cell, results saved after each.
+"""The parent side of a run: one long-lived child process per cell, measured in interleaved rounds.
 
-For each cell the runner writes a job file, starts `python -m bench.worker` in a
-new process session, reads its progress events, and enforces the per-cell
-timeout by killing the whole process group (PyDataset and joblib workers too).
-Results are saved atomically after every cell, so an interrupt or a crash keeps
+Every cell's worker (`python -m bench.worker JOB.json`, in a new process session)
+sets itself up (all at once), then calibrates (one at a time, on a quiet machine)
+and waits. Round r then asks every cell for its trial r, one cell at a time, in an
+order shuffled with the run's seed and recorded in `results.json`: machine drift
+lands on every cell of a round alike, instead of on whole cells, and comparisons
+are made per round (see `bench.stats`). Each command has `--timeout` seconds; a
+cell past it is killed with its whole process group (PyDataset, joblib and tf.data
+service processes too) and recorded as `timeout`, keeping the rounds it finished.
+Results are saved atomically after every trial, so an interrupt or a crash keeps
 everything already measured; the report is rendered at the end, also when the
 run is interrupted (marked incomplete).
 """
@@ -23,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from bench import environment, memory
@@ -35,10 +41,12 @@ from bench.worker import EVENT_PREFIX
 from pipelines.base import get_variant, module_available, options_for, split_overrides, tensorflow_available
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "probe_epochs", "step_s",
-            "telemetry_hz")
-OVERHEAD_VARIANT = "tf_data_naive"  # decodes every epoch: real, steady CPU work to compete with
+SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "step_s", "telemetry_hz",
+            "min_sample_s")
+# a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
+OVERHEAD_VARIANTS = ("tf_data_naive", "generator")
 OVERHEAD_REPEATS = 6
+DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,14 @@ class RunOutcome:
     report_path: Path | None
     interrupted: bool
     doc: dict
+
+
+class CellStopped(Exception):
+    """A cell's worker ended before answering: status (failed, timeout, unavailable) and why."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
@@ -100,57 +116,97 @@ def read_events(stream, events: queue.Queue) -> None:
     events.put(None)
 
 
-def run_child(job: dict, timeout_s: float, on_event) -> dict:
-    """Run one cell's worker; return its result, or a failed/timeout record for it."""
-    job_path = Path(job["result_path"]).with_suffix(".job.json")
-    job_path.parent.mkdir(parents=True, exist_ok=True)
-    job_path.write_text(json.dumps(job))
-    Path(job["log_path"]).parent.mkdir(parents=True, exist_ok=True)
-    with open(job["log_path"], "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.worker", str(job_path)], stdout=subprocess.PIPE,
-            stderr=log, text=True, env=child_env(), start_new_session=True, cwd=os.getcwd(),
-        )
-        events: queue.Queue = queue.Queue()
-        threading.Thread(target=read_events, args=(proc.stdout, events), daemon=True).start()
-        deadline = time.monotonic() + timeout_s
+class CellProcess:
+    """The parent's handle on one cell's worker: send a command, wait for its answer."""
+
+    def __init__(self, job: dict, timeout_s: float, on_event=lambda event: None):
+        self.job, self.timeout_s, self.on_event = job, timeout_s, on_event
+        job_path = Path(job["result_path"]).with_suffix(".job.json")
+        job_path.parent.mkdir(parents=True, exist_ok=True)
+        job_path.write_text(json.dumps(job))
+        Path(job["log_path"]).parent.mkdir(parents=True, exist_ok=True)
+        with open(job["log_path"], "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.worker", str(job_path)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=log, text=True, env=child_env(), start_new_session=True,
+                cwd=os.getcwd(),
+            )
+        self.events: queue.Queue = queue.Queue()
+        threading.Thread(target=read_events, args=(self.proc.stdout, self.events), daemon=True).start()
+
+    def send(self, op: str, **fields) -> None:
         try:
-            while True:
-                try:
-                    event = events.get(timeout=0.5)
-                except queue.Empty:
-                    event = ...
-                if event is None:
-                    break
-                if event is not ...:
-                    on_event(event)
-                if time.monotonic() > deadline:
-                    kill_group(proc)
-                    return unmeasured(job["cell"], "timeout",
-                                      f"timed out after {timeout_s:g} s (raise it with --timeout)")
-            proc.wait()
+            self.proc.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone: `wait_for` reports how it ended
+
+    def wait_for(self, name: str) -> dict:
+        """The next `name` event (others go to `on_event`); CellStopped if the worker ends or times out."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                event = self.events.get(timeout=0.5)
+            except queue.Empty:
+                event = ...
+            if event is None:
+                self.proc.wait()
+                raise CellStopped("failed", self.exit_message())
+            if event is not ...:
+                if event["event"] == name:
+                    return event
+                if event["event"] in ("failed", "unavailable"):
+                    self.kill()
+                    raise CellStopped(event["event"], event["error"])
+                self.on_event(event)
+            if time.monotonic() > deadline:
+                self.kill()
+                message = f"timed out after {self.timeout_s:g} s (raise it with --timeout)"
+                raise CellStopped("timeout", message)
+
+    def exit_message(self) -> str:
+        tail = Path(self.job["log_path"]).read_text(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"worker exited with status {self.proc.returncode}: {tail[0][:300]}"
+
+    def finish(self) -> dict:
+        """Ask the worker to stop; its tail record (telemetry, service), or {} if it has none."""
+        self.send("finish")
+        try:
+            self.wait_for("finished")
+        except CellStopped:
+            return {}
         finally:
-            kill_group(proc)
-    return load_child_result(job, proc.returncode)
+            self.kill()
+        path = Path(self.job["result_path"])
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.proc.stdin.close()
+        kill_group(self.proc)
 
 
-def load_child_result(job: dict, returncode: int) -> dict:
-    result_path = Path(job["result_path"])
-    if result_path.exists():
-        return json.loads(result_path.read_text())
-    tail = Path(job["log_path"]).read_text(errors="replace").strip().splitlines()[-1:] or [""]
-    return unmeasured(job["cell"], "failed", f"worker exited with status {returncode}: {tail[0][:300]}")
+def run_child(job: dict, timeout_s: float) -> dict:
+    """A one-shot worker job (the overhead check): its result file, or a failed/timeout record."""
+    child = CellProcess(job, timeout_s)
+    try:
+        child.wait_for("finished")
+    except CellStopped as stop:
+        return unmeasured(job["cell"], stop.status, stop.message)
+    finally:
+        child.kill()
+    return json.loads(Path(job["result_path"]).read_text())
 
 
-def cell_line(done: int, total: int, cell: dict) -> str:
-    """One line for a finished cell: its rank, name, status and median rate."""
+def cell_line(cell: dict) -> str:
+    """One line for a finished cell: its name, status and median rate per mode."""
     label = Cell.of(cell).label
     parts = []
     for mode, summary in mode_summaries(cell).items():
         if summary is not None:
             parts.append(f"{mode} {summary.median:,.0f}")
     rates = f"images/s: {', '.join(parts)}" if parts else ""
-    return f"[{done}/{total}] {label}: {cell['status']} {rates} {cell.get('error') or ''}".rstrip()
+    return f"{label}: {cell['status']} {rates} {cell.get('error') or ''}".rstrip()
 
 
 def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
@@ -167,37 +223,38 @@ def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
         "dataset": spec.fingerprint(),
         "target_accuracy": config.target_accuracy or default_target_accuracy(spec.num_classes),
         "skipped": [{"cell": key, "reason": reason} for key, reason in config.skipped],
+        "rounds": [],
         "cells": [],
     }
 
 
 def show_event(bar, event: dict) -> None:
-    """Advance the bar per finished mode; show the running mode and training's progress."""
-    if event["event"] == "mode":
-        bar.update(1)
-    elif event["event"] == "service":
+    """Show what a cell is doing: its local service, training's progress."""
+    if event["event"] == "service":
         bar.write(f"  local tf.data service ready at {event['target']}: dispatcher + "
                   f"{len(event['worker_pids'])} worker(s), pids {event['worker_pids']}", file=sys.stderr)
     elif event["event"] == "epoch" and event.get("val_accuracy") is not None:
         bar.set_postfix(trial=event["trial"], epoch=event["epoch"], val_acc=f"{event['val_accuracy']:.2f}")
 
 
-def overhead_check(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+def overhead_check(variant: str, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
     """Pipeline-mode throughput of one variant with the sampler on and off, alternating."""
-    job = job_for(Cell(OVERHEAD_VARIANT), config, spec, run_dir)
+    job = job_for(Cell(variant), config, spec, run_dir)
     job["overhead_repeats"] = OVERHEAD_REPEATS
-    return run_child(job, config.timeout_s, lambda e: None)
+    return run_child(job, config.timeout_s)
 
 
 def overhead_line(result: dict) -> str:
     ratio = result.get("ratio")
     if ratio is None:
-        return f"telemetry overhead check: {result.get('status')} {result.get('error') or ''}"
+        status = f"{result.get('status')} {result.get('error') or ''}"
+        return f"telemetry overhead check ({result['variant']}): {status}"
+    comparison = result.get("comparison") or {}
+    interval = (f" ({comparison['low']:.3f}-{comparison['high']:.3f})"
+                if comparison.get("low") is not None else "")
     return (f"telemetry overhead check ({result['variant']}, pipeline mode): throughput with the "
-            f"sampler on / off = {ratio:.4f} ({'>=' if ratio >= 0.99 else '<'} 0.99); the sampler "
+            f"sampler on / off = {ratio:.4f}{interval}, {comparison.get('verdict', '')}; the sampler "
             f"itself used {result['sampler_cpu_percent']:.2f}% of one core")
-
-
 def resume_document(run_dir: Path, spec: DataSpec) -> dict:
     """A saved run's document, checked to be over the same data as now."""
     doc = load_run(run_dir)
@@ -220,8 +277,8 @@ def unavailable_reason(cell: Cell) -> str | None:
     return None
 
 
-def measure_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_event) -> dict:
-    """One cell's result: unavailable, refused (its decoded data would not fit), or its worker's record."""
+def start_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_event) -> CellProcess | dict:
+    """The cell's worker, started; or the record of why it cannot run (unavailable, refused)."""
     reason = unavailable_reason(cell)
     if reason is not None:
         return unmeasured(cell.to_record(), "unavailable", reason)
@@ -230,7 +287,90 @@ def measure_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, o
     reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
     if reason is not None:
         return unmeasured(job["cell"], "refused", reason)
-    return run_child(job, config.timeout_s, on_event)
+    return CellProcess(job, config.timeout_s, on_event)
+
+
+def round_order(cells: list[Cell], seed: int, round_: int) -> list[Cell]:
+    """The cells in round `round_`'s order: a permutation drawn from the run's seed and the round."""
+    rng = np.random.default_rng([seed, round_])
+    return [cells[i] for i in rng.permutation(len(cells))]
+
+
+def missing_rounds(record: dict, trials: int) -> list[int]:
+    """The rounds a cell still lacks (none for a cell that ended: unavailable, refused, ...)."""
+    if record.get("status") in DONE_STATUSES:
+        return []
+    done = {r.get("round", r.get("trial")) for r in record.get("runs", [])}
+    return [r for r in range(trials) if r not in done]
+
+
+def stop_cell(record: dict, stop: CellStopped) -> None:
+    record["status"], record["error"] = stop.status, stop.message
+
+
+def answers(procs: dict[str, CellProcess], records: dict[str, dict], name: str, command: str | None = None):
+    """(key, event) of each worker's next `name` event, one worker at a time (sending `command`
+    first, if given); a worker that stops instead is recorded as such and dropped."""
+    for key, proc in list(procs.items()):
+        if command is not None:
+            proc.send(command)
+        try:
+            event = proc.wait_for(name)
+        except CellStopped as stop:
+            stop_cell(records[key], stop)
+            del procs[key]
+            continue
+        yield key, event
+
+
+def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -> None:
+    """Wait for every worker's set-up (they run together), then calibrate them one at a time."""
+    for key, event in answers(procs, records, "set_up"):
+        framework = event["framework"]
+        records[key].update(framework=framework, warmup_fit=event["warmup_fit"])
+        doc["environment"].setdefault("framework", framework)
+        doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
+    for key, event in answers(procs, records, "ready", command="calibrate"):
+        records[key].update(calibration=event["calibration"], loops=event["loops"])
+
+
+def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess], records: dict[str, dict],
+                  doc: dict, run_dir: Path, bar) -> None:
+    """Trial `round_` of every cell that still needs it, in the round's shuffled order."""
+    order = [c for c in round_order(cells, doc["config"]["seed"], round_)
+             if c.key in procs and round_ in missing_rounds(records[c.key], doc["config"]["trials"])]
+    if not order:
+        return
+    doc["rounds"].append({"round": round_, "order": [c.key for c in order], "started_unix": time.time()})
+    for cell in order:
+        bar.set_description(f"round {round_ + 1}/{doc['config']['trials']}: {cell.label}")
+        proc = procs[cell.key]
+        proc.send("trial", round=round_)
+        try:
+            records[cell.key]["runs"].extend(proc.wait_for("trial")["runs"])
+        except CellStopped as stop:
+            stop_cell(records[cell.key], stop)
+            del procs[cell.key]
+        bar.update(1)
+        save_run(run_dir, doc)
+
+
+def settle(record: dict) -> None:
+    """A measured cell's final status: failed (with the first error) if any mode failed, else ok."""
+    if record["status"] != "running":
+        return
+    errors = [r["error"] for r in record["runs"] if r.get("status") != "ok"]
+    record["status"], record["error"] = ("failed", errors[0]) if errors else ("ok", None)
+
+
+def finish_cells(procs: dict[str, CellProcess], records: dict[str, dict]) -> None:
+    """Collect each worker's telemetry series (and service record), then let it go."""
+    for key, proc in list(procs.items()):
+        tail = proc.finish()
+        records[key].update({k: v for k, v in tail.items() if k != "note"})
+        if tail.get("note"):
+            records[key]["note"] = tail["note"]
+        del procs[key]
 
 
 def prepare_data(config: RunConfig) -> tuple[DataSpec, CheckReport]:
@@ -245,8 +385,49 @@ def prepare_data(config: RunConfig) -> tuple[DataSpec, CheckReport]:
     return spec, check
 
 
+def cell_records(config: RunConfig, doc: dict) -> dict[str, dict]:
+    """Each cell's record in `doc`, added (status running, no runs) where the run lacks it."""
+    records = {Cell.of(c).key: c for c in doc["cells"]}
+    for cell in config.cells:
+        if cell.key not in records:
+            records[cell.key] = {**cell.to_record(), "status": "running", "error": None, "runs": []}
+            doc["cells"].append(records[cell.key])
+        elif records[cell.key]["status"] == "ok" and missing_rounds(records[cell.key], config.trials):
+            records[cell.key]["status"] = "running"  # resumed: its missing rounds come now
+    return records
+
+
+def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None:
+    """Start the workers of every cell that lacks rounds, measure the rounds, collect the tails."""
+    records = cell_records(config, doc)
+    todo = [c for c in config.cells if missing_rounds(records[c.key], config.trials)]
+    bar = tqdm(total=sum(len(missing_rounds(records[c.key], config.trials)) for c in todo), unit="trial",
+               dynamic_ncols=True, mininterval=0.5, disable=None)  # a bar on a terminal only
+    procs: dict[str, CellProcess] = {}
+    try:
+        for cell in todo:
+            started = start_cell(cell, config, spec, run_dir, lambda e: show_event(bar, e))
+            if isinstance(started, dict):
+                records[cell.key].update(started)
+            else:
+                procs[cell.key] = started
+        bar.set_description(f"setting up {len(procs)} cell(s)")
+        set_up(procs, records, doc)
+        save_run(run_dir, doc)
+        for round_ in range(config.trials):
+            measure_round(round_, todo, procs, records, doc, run_dir, bar)
+        finish_cells(procs, records)
+    finally:
+        for proc in procs.values():
+            proc.kill()
+        bar.close()
+        for cell in todo:
+            settle(records[cell.key])
+            bar.write(cell_line(records[cell.key]), file=sys.stderr)
+
+
 def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
-    """Measure every cell of `config` (with `resume`, those the saved run lacks)."""
+    """Measure every cell of `config` in interleaved rounds (with `resume`, what the saved run lacks)."""
     spec, check = prepare_data(config)
     if resume is not None:
         run_dir, doc = Path(resume), resume_document(Path(resume), spec)
@@ -255,31 +436,18 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
         doc = new_document(config, spec, run_dir)
         doc["data_check"] = check.record(config.on_bad_file)
     save_run(run_dir, doc)
-    done = {Cell.of(c).key for c in doc["cells"]}
-    todo = [c for c in config.cells if c.key not in done]
     interrupted = False
-    per_cell = config.trials * len(config.modes)
-    bar = tqdm(total=len(todo) * per_cell, unit="run", dynamic_ncols=True,
-               mininterval=0.5, disable=None)  # a bar on a terminal; one line per cell otherwise
     try:
-        for cell in todo:
-            bar.set_description(cell.label)
-            start = bar.n
-            doc["cells"].append(measure_cell(cell, config, spec, run_dir, lambda e: show_event(bar, e)))
-            framework = doc["cells"][-1].get("framework")
-            if framework:
-                doc["environment"].setdefault("framework", framework)
-                doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
-            bar.update(start + per_cell - bar.n)
-            save_run(run_dir, doc)
-            bar.write(cell_line(len(doc["cells"]), len(config.cells), doc["cells"][-1]), file=sys.stderr)
-        if config.overhead_check and unavailable_reason(Cell(OVERHEAD_VARIANT)) is None:
-            doc["telemetry_overhead"] = overhead_check(config, spec, run_dir)
-            bar.write(overhead_line(doc["telemetry_overhead"]), file=sys.stderr)
+        measure(config, spec, run_dir, doc)
+        if config.overhead_check:
+            doc["telemetry_overhead"] = [
+                overhead_check(variant, config, spec, run_dir) for variant in OVERHEAD_VARIANTS
+                if unavailable_reason(Cell(variant)) is None]
+            for result in doc["telemetry_overhead"]:
+                print(overhead_line(result), file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        bar.close()
         shutil.rmtree(run_dir / "scratch", ignore_errors=True)
     doc["complete"] = not interrupted
     save_run(run_dir, doc)

@@ -109,6 +109,9 @@ class Sampler:
         self.marks: list[dict] = []
         self.cpu_s = 0.0  # CPU time the sampling itself took, in the sampler's thread
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # a sample's series grow together
+        self._running = threading.Event()  # cleared while paused: an idle cell samples nothing
+        self._running.set()
         self._thread: threading.Thread | None = None
 
     def now(self) -> float:
@@ -116,6 +119,10 @@ class Sampler:
 
     def sample(self) -> None:
         rss, reads = tree_rss_and_reads(self.root)
+        with self._lock:
+            self._append(rss, reads)
+
+    def _append(self, rss: int, reads: int) -> None:
         self.series["t"].append(self.now())
         self.series["cpu_percent"].append(psutil.cpu_percent(percpu=True))
         self.series["rss_bytes"].append(rss)
@@ -124,6 +131,9 @@ class Sampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
+            if not self._running.is_set():
+                self._running.wait(self.interval_s)
+                continue
             start = time.thread_time()
             self.sample()
             self.cpu_s += time.thread_time() - start
@@ -140,6 +150,15 @@ class Sampler:
             self._thread.join()
         self.sample()
 
+    def pause(self) -> None:
+        """Stop sampling until `resume` (between a cell's rounds, while other cells are timed)."""
+        self.sample()
+        self._running.clear()
+
+    def resume(self) -> None:
+        psutil.cpu_percent(percpu=True)  # CPU % is since the last call: not since the pause
+        self._running.set()
+
     @contextlib.contextmanager
     def phase(self, name: str, **labels):
         """Mark a measured phase; its summary is computed from the samples inside it."""
@@ -149,6 +168,12 @@ class Sampler:
             yield mark
         finally:
             mark["end"] = self.now()
+
+    def snapshot(self) -> dict:
+        """`to_dict` with copies of the series, consistent while the sampler runs."""
+        with self._lock:
+            series = {key: list(values) for key, values in self.series.items()}
+        return {**self.to_dict(), "series": series}
 
     def to_dict(self) -> dict:
         return {"interval_s": self.interval_s, "gpu_status": self.gpu.status,

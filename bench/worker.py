@@ -1,27 +1,35 @@
 """The child process that measures one cell: `python -m bench.worker JOB.json`.
 
-Each cell runs in a fresh process so that Keras' global state (dtype policy,
-backend), TensorFlow's thread pools and any worker processes a pipeline starts
-cannot leak from one measurement into the next, and so the parent can enforce
-a timeout and clean up by killing the process group.
+One process per cell, so that Keras' global state (dtype policy, backend),
+TensorFlow's thread pools and any worker processes a pipeline starts cannot
+leak from one cell into another, and so the parent can enforce a timeout and
+clean up by killing the process group.
 
-For every trial the worker runs each mode (see `bench.modes`) on a freshly
-built pipeline and model, with the telemetry sampler marking each phase. It
-prints progress events as `@pipebench {json}` lines on stdout and writes its
-result atomically to the job's `result_path`.
+The process lives for the whole run. It pays once what a cell costs to set up
+(importing TensorFlow, decoding the validation set, building and tracing the
+model, an untimed warm-up fit, calibrating each mode's sample length), says
+`ready`, and then waits on stdin for the runner's commands, one JSON per line:
+
+* `{"op": "trial", "round": R}`: one trial, every mode in `TRIAL_ORDER` on freshly
+  built pipelines; answered by a `trial` event carrying the raw runs;
+* `{"op": "finish"}`: writes the cell's telemetry series (and local tf.data
+  service record) to the job's `result_path`, says `finished` and exits.
+
+Events are `@pipebench {json}` lines on stdout; everything else goes to the log.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import math
 import os
 import sys
 import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
+
+import psutil
 
 EVENT_PREFIX = "@pipebench "
 
@@ -58,8 +66,22 @@ def framework_info() -> dict:
     return info
 
 
-class Cell:
-    """One cell's job, with what every mode of it needs built once."""
+def machine_load() -> dict:
+    """What the rest of the machine is doing now: load average and CPU time counters."""
+    return {"loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "cpu_times": psutil.cpu_times()._asdict()}
+
+
+def steal_percent(before: dict, after: dict) -> float | None:
+    """Share of all CPU time stolen by the hypervisor between two `machine_load` readings."""
+    if "steal" not in before:
+        return None  # not a Linux guest: psutil has no steal counter here
+    total = sum(after.values()) - sum(before.values())
+    return 100.0 * (after["steal"] - before["steal"]) / total if total > 0 else None
+
+
+class CellWorker:
+    """One cell's job, with what every mode of it needs built, warmed and calibrated once."""
 
     def __init__(self, job: dict):
         import numpy as np
@@ -82,11 +104,13 @@ class Cell:
                             np.asarray(self.spec.train_labels[:batch], np.int32))
         self.modes = ModeSettings(
             image_size=self.spec.image_size, num_classes=self.spec.num_classes, batch_size=batch,
-            num_train=len(self.spec.train_files), probe_epochs=self.settings["probe_epochs"],
-            step_s=self.settings["step_s"],
+            num_train=len(self.spec.train_files), step_s=self.settings["step_s"],
+            min_sample_s=self.settings["min_sample_s"],
         )
         self.built = None
         self.warmup: dict | None = None
+        self.loops = None
+        self.calibration: dict = {}
 
     def pipeline(self, trial: int):
         """A freshly built pipeline for this trial, and how long building took."""
@@ -100,7 +124,6 @@ class Cell:
         started = time.perf_counter()
         fit_input = self.variant.build(request)
         return fit_input, time.perf_counter() - started
-
     def model(self):
         """The identical model at its initial state, and the hash of its initial weights.
 
@@ -131,7 +154,7 @@ class Cell:
         return model, core_hash
 
     def warm_up(self) -> None:
-        """One untimed two-epoch fit before the first timed fit of the cell.
+        """One untimed two-epoch fit, and a validation pass, before the first timed fit.
 
         Each timed fit already leaves its first epoch out; this also takes the
         one-time costs that land later in a process's first fit: compiling the
@@ -146,27 +169,116 @@ class Cell:
         started = time.perf_counter()
         try:
             fit_input, _ = self.pipeline(0)
-            modes.fit_and_record(self.model()[0], fit_input, 2, validation=self.val)
-            self.warmup = {"fit_s": time.perf_counter() - started, "error": None}
+            model = self.model()[0]
+            recorder = modes.fit_and_record(model, fit_input, 2)
+            model.evaluate(*self.val, batch_size=self.settings["batch_size"], verbose=0)
+            self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
+                           "epoch_s": recorder.epochs[-1]["train_s"] if recorder.epochs else None}
         except Exception as exc:  # the timed run reports it in full
-            self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc)}
+            self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
+
+    def calibrate(self) -> None:
+        """Fix each mode's repeats so that its timed sample lasts at least `min_sample_s`.
+
+        Model-only on its resident batch, a two-epoch training fit, then one pipeline
+        read (warm-up epoch + one timed). The runner asks for this one cell at a time,
+        on an otherwise idle machine. A mode whose calibration fails keeps the defaults
+        and reports its error in its trials.
+        """
+        from bench import modes
+
+        chosen = self.settings["modes"]
+        found: dict = {"min_sample_s": self.modes.min_sample_s}
+        started = time.perf_counter()
+        if "model_only" in chosen:
+            with _recorded(found, "model_only"):
+                found["model_only_steps"], found["model_only_step_s"] = modes.calibrate_model_only(
+                    self.model()[0], self.model_batch, self.modes)
+        if "train" in chosen:
+            with _recorded(found, "train"):  # a quiet 2-epoch fit: the warm-up may have had company
+                recorder = modes.fit_and_record(self.model()[0], self.pipeline(0)[0], 2)
+                epoch_s = recorder.epochs[-1]["train_s"]
+                timed = modes.repeats_for(epoch_s, self.modes.min_sample_s)
+                found["train_epochs"] = max(self.settings["epochs"], 1 + timed)
+                found["train_epoch_s"] = epoch_s
+        if "pipeline" in chosen or "simulated" in chosen:
+            with _recorded(found, "pipeline"):
+                pipeline_epochs, simulated_epochs, epoch_s = modes.calibrate_epochs(
+                    self.pipeline(0)[0], self.modes)
+                found.update(pipeline_epochs=pipeline_epochs, simulated_epochs=simulated_epochs,
+                             pipeline_epoch_s=epoch_s)
+        found["calibration_s"] = time.perf_counter() - started
+        defaults = modes.Loops(train_epochs=max(self.settings["epochs"], 2))
+        self.loops = replace(defaults, **{k: found[k] for k in defaults.to_dict() if k in found})
+        self.calibration = found
 
     def run_mode(self, mode: str, trial: int) -> dict:
         from bench import modes
 
+        loops = self.loops
         if mode == "model_only":  # its speed does not depend on the weights: no restore needed
             model = self.built[0] if self.built else self.model()[0]
-            return modes.run_model_only(model, self.model_batch, self.modes)
+            return modes.run_model_only(model, self.model_batch, self.modes, loops.model_only_steps)
         fit_input, build_s = self.pipeline(trial)
         if mode == "pipeline":
-            return {**modes.run_pipeline(fit_input, self.modes), "build_s": build_s}
+            return {**modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs), "build_s": build_s}
         if mode == "simulated":
-            return {**modes.run_simulated(fit_input, self.modes), "build_s": build_s}
+            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs), "build_s": build_s}
         model, weights = self.model()
-        recorder = modes.fit_and_record(model, fit_input, self.settings["epochs"], validation=self.val,
-                                        on_epoch=lambda e: emit("epoch", trial=trial, **e))
-        return {**modes.record(recorder), "build_s": build_s, "initial_weights_sha256": weights,
-                **shortfall(recorder.epochs, len(self.spec.train_files), self.settings["epochs"])}
+        result = modes.run_train(model, fit_input, self.modes, loops.train_epochs, self.val,
+                                 self.settings["epochs"], on_epoch=lambda e: emit("epoch", trial=trial, **e))
+        return {**result, "build_s": build_s, "initial_weights_sha256": weights,
+                **shortfall(result["epochs"], len(self.spec.train_files), loops.train_epochs)}
+
+    def trial(self, round_: int, sampler, cluster=None) -> list[dict]:
+        """One round of this cell: every chosen mode once, each marked in the telemetry.
+
+        Each run keeps its round, when it started (Unix time), the 1-minute load
+        average then and the CPU steal during it. A mode that fails is recorded with
+        its error; the other modes still run.
+        """
+        from bench.modes import TRIAL_ORDER
+        from bench.telemetry import summarize_phase
+
+        runs = []
+        sampler.resume()
+        for mode in [m for m in TRIAL_ORDER if m in self.settings["modes"]]:
+            gc.collect()  # release the previous mode's pipeline (and its threads) before timing
+            deaths_before = len(cluster.events) if cluster else 0
+            before, started_unix = machine_load(), time.time()
+            with sampler.phase(mode, trial=round_) as mark:
+                try:
+                    run = {"status": "ok", "error": None, **self.run_mode(mode, round_)}
+                except Exception as exc:  # recorded, not raised: the other modes and cells go on
+                    traceback.print_exc()
+                    run = {"status": "failed", "error": one_line(exc), "epochs": []}
+            after = machine_load()
+            if cluster and len(cluster.events) > deaths_before:
+                run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
+                               + (f"; {run['note']}" if run.get("note") else ""))
+            runs.append({"mode": mode, "round": round_, "trial": round_, **run, "started_unix": started_unix,
+                         "loadavg_1m": before["loadavg_1m"],
+                         "steal_percent": steal_percent(before["cpu_times"], after["cpu_times"]),
+                         "mark": mark, "telemetry": summarize_phase(sampler.snapshot(), mark)})
+        sampler.pause()
+        return runs
+
+
+class _recorded:
+    """Context: an exception becomes `found[f"{what}_error"]` instead of ending the calibration."""
+
+    def __init__(self, found: dict, what: str):
+        self.found, self.what = found, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and isinstance(exc, Exception):
+            traceback.print_exc()
+            self.found[f"{self.what}_error"] = one_line(exc)
+            return True
+        return False
 
 
 def shortfall(epochs: list[dict], num_train: int, asked_epochs: int) -> dict:
@@ -180,33 +292,48 @@ def shortfall(epochs: list[dict], num_train: int, asked_epochs: int) -> dict:
     return {"images_expected": expected, "note": note}
 
 
-def schedule(modes: list[str], trials: int) -> list[tuple[str, int]]:
-    """The (mode, trial) order: every model_only trial first, then the others trial by trial.
+def serve(job: dict) -> None:
+    """Set the cell up, then answer the runner's commands until `finish` (or stdin closes).
 
-    The ingestion-free bound is measured before any pipeline has run in this
-    process, so nothing a pipeline leaves behind (threads, allocator state) can
-    lower it; such costs land in the pipeline's own modes, where they belong.
-    """
-    first = [("model_only", t) for t in range(trials) if "model_only" in modes]
-    return first + [(m, t) for t in range(trials) for m in modes if m != "model_only"]
-
-
-def run_cell(job: dict) -> dict:
-    """Every mode of every trial; a mode that fails is recorded with its error and not retried.
-
+    Set-up (imports, data, model, warm-up fit) may run while other cells set up too;
+    calibration times the modes, so the runner asks for it one cell at a time.
     A variant that needs tf.data service gets a local cluster around the whole
     cell (its servers are in this process group, so a timeout kill takes them too).
     """
     from bench.service import service_for
+    from bench.telemetry import Sampler
 
     with service_for(job["options"], Path(job["log_path"]).with_suffix(".service")) as (options, cluster):
         if cluster is not None:
             emit("service", target=cluster.target, worker_pids=cluster.worker_pids)
-        result = measure_modes(Cell({**job, "options": options}), job, cluster)
-    if cluster is not None:
-        result["service"] = service_record(cluster)
-        result["note"] = service_note(cluster.events)
-    return result
+        sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
+        with sampler.phase("setup"):  # its own mark: no timed run's telemetry includes it
+            cell = CellWorker({**job, "options": options})
+            if "train" in job["settings"]["modes"]:
+                cell.warm_up()
+        sampler.pause()
+        emit("set_up", framework=cell.info, warmup_fit=cell.warmup)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["op"] == "calibrate":
+                sampler.resume()
+                with sampler.phase("calibration"):
+                    cell.calibrate()
+                sampler.pause()
+                emit("ready", calibration=cell.calibration, loops=cell.loops.to_dict())
+            elif command["op"] == "trial":
+                emit("trial", round=command["round"], runs=cell.trial(command["round"], sampler, cluster))
+            else:
+                break
+        sampler.stop()
+        tail = {"telemetry": sampler.to_dict()}
+        if cluster is not None:
+            tail["service"] = service_record(cluster)
+            tail["note"] = service_note(cluster.events)
+    from bench.results import atomic_write_text
+
+    atomic_write_text(Path(job["result_path"]), json.dumps(tail, default=str))
+    emit("finished")
 
 
 def service_record(cluster) -> dict:
@@ -223,87 +350,62 @@ def service_note(events: list[dict]) -> str | None:
             "rates and images delivered of the modes then running include the disruption")
 
 
-def measure_modes(cell: Cell, job: dict, cluster=None) -> dict:
-    """Every mode of every trial of one cell, with telemetry marks per mode.
-
-    With a local tf.data service, a run during which a service worker died says so.
-    """
-    from bench.telemetry import Sampler, summarize_phase
-
-    sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
-    runs, failed_modes = [], set()
-    for mode, trial in schedule(job["settings"]["modes"], job["settings"]["trials"]):
-        if mode in failed_modes:
-            continue
-        if mode in ("train", "simulated") and cell.warmup is None:
-            with sampler.phase("warmup_fit"):  # its own mark: no timed run's telemetry includes it
-                cell.warm_up()
-        gc.collect()  # release the previous mode's pipeline (and its threads) before timing
-        deaths_before = len(cluster.events) if cluster else 0
-        with sampler.phase(mode, trial=trial) as mark:
-            try:
-                run = {"status": "ok", "error": None, **cell.run_mode(mode, trial)}
-            except Exception as exc:  # recorded, not raised: the other modes and cells go on
-                traceback.print_exc()
-                run = {"status": "failed", "error": one_line(exc), "epochs": []}
-                failed_modes.add(mode)
-        if cluster and len(cluster.events) > deaths_before:
-            run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
-                           + (f"; {run['note']}" if run.get("note") else ""))
-        runs.append({"mode": mode, "trial": trial, **run, "mark": mark})
-        emit("mode", mode=mode, trial=trial, status=run["status"])
-    sampler.stop()
-    telemetry = sampler.to_dict()
-    for run in runs:
-        run["telemetry"] = summarize_phase(telemetry, run["mark"])
-    errors = [r["error"] for r in runs if r["status"] != "ok"]
-    return {**job["cell"], "status": "failed" if errors else "ok", "error": errors[0] if errors else None,
-            "framework": cell.info, "runs": runs, "telemetry": telemetry, "warmup_fit": cell.warmup}
-
-
-def run_overhead_check(job: dict) -> dict:
-    """Pipeline-mode rate with and without the sampler, in alternating order, same pipeline."""
-    import numpy as np
-
+def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> dict:
+    """Pipeline-mode rates with the sampler on and off, alternating which goes first."""
     from bench import modes
     from bench.telemetry import Sampler
 
-    cell = Cell(job)
-    warmup = modes.run_pipeline(cell.pipeline(0)[0], cell.modes)  # also sizes the runs: >= 1 s each
-    epoch_s = float(np.median([e["train_s"] for e in warmup["epochs"]]))
-    settings = replace(cell.modes, probe_epochs=max(2, math.ceil(1.0 / max(epoch_s, 1e-3)) + 1))
     rates: dict[bool, list[float]] = {True: [], False: []}
     cpu_s = sampled_s = 0.0
-    for repeat in range(job["overhead_repeats"]):
+    for repeat in range(repeats):
         for enabled in ((False, True) if repeat % 2 == 0 else (True, False)):
-            sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start() if enabled else None
+            sampler = Sampler(hz=hz).start() if enabled else None
             fit_input, _ = cell.pipeline(repeat)
-            rates[enabled].append(modes.run_pipeline(fit_input, settings)["images_per_sec"])
+            rates[enabled].append(modes.run_pipeline(fit_input, cell.modes, epochs)["images_per_sec"])
             if sampler is not None:
                 sampler.stop()
                 cpu_s, sampled_s = cpu_s + sampler.cpu_s, sampled_s + sampler.now()
-    on, off = float(np.median(rates[True])), float(np.median(rates[False]))
-    return {**job["cell"], "status": "ok", "on_images_per_sec": rates[True],
-            "off_images_per_sec": rates[False], "ratio": on / off if off else None,
-            "epochs_per_run": settings.probe_epochs, "telemetry_hz": job["settings"]["telemetry_hz"],
-            "sampler_cpu_percent": 100.0 * cpu_s / sampled_s if sampled_s else None}
+    return {"rates": rates, "sampler_cpu_percent": 100.0 * cpu_s / sampled_s if sampled_s else None}
+
+
+def run_overhead_check(job: dict) -> dict:
+    """Pipeline-mode rate with and without the sampler, in alternating order, same pipeline.
+
+    Each run is a calibrated sample (at least `min_sample_s`); the ratio is the median of
+    the paired on/off ratios of each repeat, with its interval and the paired test.
+    """
+    from bench import modes, stats
+
+    cell = CellWorker(job)
+    epochs = modes.calibrate_epochs(cell.pipeline(0)[0], cell.modes)[0]
+    measured = overhead_rates(cell, job["overhead_repeats"], job["settings"]["telemetry_hz"], epochs)
+    on, off = measured["rates"][True], measured["rates"][False]
+    paired = stats.finish_comparisons([stats.paired("sampler on", "sampler off", "pipeline",
+                                                    dict(enumerate(on)), dict(enumerate(off)))])[0]
+    return {**job["cell"], "status": "ok", "on_images_per_sec": on, "off_images_per_sec": off,
+            "ratio": paired.ratio, "comparison": paired.to_dict(), "epochs_per_run": epochs,
+            "telemetry_hz": job["settings"]["telemetry_hz"],
+            "sampler_cpu_percent": measured["sampler_cpu_percent"]}
 
 
 def main(argv: list[str]) -> int:
     from bench.errors import UnavailableHere
-    from bench.results import atomic_write_text, unmeasured
+    from bench.results import atomic_write_text
 
     job = json.loads(Path(argv[0]).read_text())
     os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
     try:
-        result = run_overhead_check(job) if job.get("overhead_repeats") else run_cell(job)
+        if job.get("overhead_repeats"):
+            result = run_overhead_check(job)
+            atomic_write_text(Path(job["result_path"]), json.dumps(result, default=str))
+            emit("finished")
+        else:
+            serve(job)
     except UnavailableHere as exc:  # known before anything is measured: no traceback
-        result = unmeasured(job["cell"], "unavailable", str(exc))
+        emit("unavailable", error=str(exc))
     except Exception as exc:
         traceback.print_exc()
-        result = unmeasured(job["cell"], "failed", one_line(exc))
-    atomic_write_text(Path(job["result_path"]), json.dumps(result, default=str))
-    emit("done", status=result["status"])
+        emit("failed", error=one_line(exc))
     return 0
 
 

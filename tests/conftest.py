@@ -52,4 +52,5 @@ def quick_run(tmp_path_factory, isolated_cache):
 
 
 TINY_ARGS = ("--num-train", "48", "--num-val", "24", "--image-size", "32",
-             "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1")
+             "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1",
+             "--min-sample-s", "0.05")  # short samples: these tests check bookkeeping, not speed

@@ -30,15 +30,27 @@ def save(tmp_path, name, doc):
     return folder
 
 
-def test_ratios_and_noise_verdicts(tmp_path):
-    base = save(tmp_path, "a", document({"tf_data_tuned": [100, 101, 99], "generator": [50, 51, 49]}))
-    other = save(tmp_path, "b", document({"tf_data_tuned": [100, 103, 98], "generator": [80, 81, 79]}))
+def test_ratios_and_test_verdicts(tmp_path):
+    base = save(tmp_path, "a", document({"tf_data_tuned": [100, 101, 99, 102, 98, 100],
+                                         "generator": [50, 51, 49, 52, 48, 50]}))
+    other = save(tmp_path, "b", document({"tf_data_tuned": [100, 103, 98, 99, 101, 97],
+                                          "generator": [80, 81, 79, 82, 78, 80]}))
     warnings, [frame], _ = compare_runs([base, other])
     assert warnings == []
     rows = frame.set_index("variant")
     assert rows.loc["tf_data_tuned", "verdict"] == "within noise"
     assert rows.loc["generator", "verdict"] == "faster"
     assert rows.loc["generator", "ratio"] == pytest.approx(80 / 50)
+    assert rows.loc["generator", "ratio_low"] < 1.6 < rows.loc["generator", "ratio_high"]
+    assert "Mann-Whitney" in rows.loc["generator", "test"]
+
+
+def test_three_samples_a_side_cannot_be_called_different(tmp_path):
+    """Mann-Whitney's smallest two-sided p with 3 + 3 samples is 0.1: no claim, however far apart."""
+    base = save(tmp_path, "a", document({"generator": [50, 51, 49]}))
+    other = save(tmp_path, "b", document({"generator": [80, 81, 79]}))
+    _, [frame], _ = compare_runs([base, other])
+    assert frame.loc[0, "verdict"] == "too few rounds" and frame.loc[0, "p_adjusted"] == pytest.approx(0.1)
 
 
 def test_different_hardware_and_dataset_are_named():
@@ -58,7 +70,9 @@ def test_cli_warns_loudly_on_different_machines(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cmp" / "compare.html").exists()
     assert "WARNING:" in result.stderr and "cpu_model 'AMD EPYC' vs 'Intel Xeon'" in result.stderr
-    assert "within noise" in result.stdout
+    assert "too few rounds" in result.stdout  # 3 + 3 samples: the test can never reach 0.05
+    assert "drift of the machine between them is not controlled" in result.stderr
+    assert "measure the cells you want to compare in one run" in result.stderr
 
 
 def test_cli_needs_two_runs(tmp_path):

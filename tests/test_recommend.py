@@ -1,37 +1,58 @@
-"""The report's recommendation: reliable speed among the cells that learn as well as the best."""
+"""The report's recommendation: the set of accurate cells the paired test cannot call slower."""
 
 from __future__ import annotations
 
-from bench.report import recommend
+from bench.report import cell_summary, recommend
 
 
-def row(variant, median, low=None, high=None, accuracy=0.9, status="ok") -> dict:
-    return {"variant": variant, "label": variant, "status": status, "images_per_sec": median,
-            "ci_low": low, "ci_high": high, "val_accuracy": accuracy,
-            "precision": "float32", "augmentation": "none"}
+def cell(variant: str, rates: list[float], accuracy: float = 0.9, status: str = "ok") -> dict:
+    """A stored cell with one train run per round, each validated to `accuracy`."""
+    runs = [{"mode": "train", "round": r, "status": "ok", "images_per_sec": rate,
+             "epochs": [{"epoch": 1, "images": 10, "train_s": 1.0, "val_accuracy": accuracy}]}
+            for r, rate in enumerate(rates)]
+    return {"variant": variant, "precision": "float32", "augmentation": "none", "status": status,
+            "runs": runs if status == "ok" else []}
 
 
-def test_the_pick_is_the_highest_lower_bound_not_the_luckiest_median():
-    lucky = row("lucky", 1012, 611, 1027)
-    steady = row("steady", 948, 869, 964)
-    slow = row("slow", 700, 690, 720)
-    pick = recommend([lucky, steady, slow], num_val=240)
-    assert pick["row"] is steady
-    assert pick["tied"] == [lucky], "overlapping intervals are tied; a disjoint slower one is not"
+def pick_of(*cells: dict, num_val: int = 240) -> dict | None:
+    rows, _ = cell_summary({"cells": list(cells), "target_accuracy": None, "config": {}})
+    return recommend(rows, num_val)
+
+
+DRIFT = [1.0, 0.7, 1.2, 0.8, 1.1, 0.9, 1.3, 0.6, 1.05]  # the machine's speed in each of 9 rounds
+
+
+def test_the_set_holds_every_cell_not_significantly_slower_than_the_fastest():
+    fastest = cell("fast", [1000 * d for d in DRIFT])
+    tied = cell("tied", [1000 * d * (1.02 if r % 2 else 0.97) for r, d in enumerate(DRIFT)])
+    slower = cell("slow", [800 * d for d in DRIFT])  # 20% slower in every round
+    pick = pick_of(fastest, tied, slower)
+    assert [m["row"]["variant"] for m in pick["members"]] == ["fast", "tied"]
+    assert [p["row"]["variant"] for p in pick["slower"]] == ["slow"]
+    assert pick["slower"][0]["comparison"].ratio == 0.8
+    assert "Wilcoxon" in pick["test"]
+
+
+def test_drift_that_reorders_medians_does_not_split_a_paired_tie():
+    """Unpaired, 'lucky' looks faster (its median is higher); paired by round they are the same speed."""
+    lucky = cell("lucky", [1000 * d for d in DRIFT])
+    steady = cell("steady", [1000 * d * (1.01 if r % 2 else 0.99) for r, d in enumerate(DRIFT)])
+    pick = pick_of(lucky, steady)
+    assert {m["row"]["variant"] for m in pick["members"]} == {"lucky", "steady"}
 
 
 def test_a_faster_cell_that_learns_measurably_worse_is_not_recommended():
-    fast_but_worse = row("worse", 2000, 1900, 2100, accuracy=0.5)
-    good = row("good", 1000, 950, 1050, accuracy=0.9)
-    pick = recommend([fast_but_worse, good], num_val=240)
-    assert pick["row"] is good and pick["tied"] == []
+    fast_but_worse = cell("worse", [2000 * d for d in DRIFT], accuracy=0.5)
+    good = cell("good", [1000 * d for d in DRIFT], accuracy=0.9)
+    pick = pick_of(fast_but_worse, good)
+    assert [m["row"]["variant"] for m in pick["members"]] == ["good"]
+    assert [r["variant"] for r in pick["excluded"]] == ["worse"]
     assert 0 < pick["noise"] < 0.4
 
 
-def test_without_intervals_the_medians_decide_and_failed_cells_never_win():
-    one_trial = row("one", 800)
-    other = row("other", 900)
-    failed = row("failed", 5000, status="failed")
-    pick = recommend([one_trial, other, failed], num_val=100)
-    assert pick["row"] is other and pick["tied"] == []
-    assert recommend([failed], num_val=100) is None
+def test_one_round_gives_no_claim_and_failed_cells_never_win():
+    one, other = cell("one", [800.0]), cell("other", [900.0])
+    failed = cell("failed", [5000.0], status="failed")
+    pick = pick_of(one, other, failed)
+    assert [m["row"]["variant"] for m in pick["members"]] == ["other", "one"]  # untestable: not slower
+    assert pick_of(failed) is None

@@ -34,7 +34,7 @@ def test_version_1_is_upgraded_to_train_runs(tmp_path):
 
 def test_unknown_version_fails_with_the_file_named(tmp_path):
     write(tmp_path, {**V1_DOC, "schema_version": 99})
-    with pytest.raises(PipebenchError, match=r"results.json.*schema_version 99.*versions 1\.\.2"):
+    with pytest.raises(PipebenchError, match=r"results.json.*schema_version 99.*versions 1\.\.3"):
         load_run(tmp_path)
 
 
@@ -66,3 +66,40 @@ def test_save_writes_json_and_csv_with_one_row_per_mode_and_trial(tmp_path):
 def load_run_from(doc, tmp_path):
     write(tmp_path, doc)
     return load_run(tmp_path)
+
+
+V2_DOC = {
+    "schema_version": 2, "run_id": "v2", "config": {}, "target_accuracy": 0.5,
+    "telemetry_overhead": {"variant": "tf_data_naive", "ratio": 0.99},
+    "cells": [{
+        "variant": "generator", "precision": "float32", "augmentation": "none", "status": "ok",
+        "runs": [{"mode": "pipeline", "trial": t, "status": "ok", "images_per_sec": rate,
+                  "epochs": [{"epoch": 1, "images": 64, "train_s": 0.5},
+                             {"epoch": 2, "images": 64, "train_s": 0.1}]}
+                 for t, rate in enumerate((640.0, 600.0))],
+    }],
+}
+
+
+def test_version_2_is_upgraded_with_each_trial_as_its_round(tmp_path):
+    write(tmp_path, V2_DOC)
+    doc = load_run(tmp_path)
+    runs = doc["cells"][0]["runs"]
+    assert [r["round"] for r in runs] == [0, 1]
+    assert [r["images"] for r in runs] == [64, 64]
+    assert runs[0]["seconds"] == pytest.approx(0.1) and runs[1]["images_per_sec"] == 600.0  # rates kept
+    assert doc["telemetry_overhead"] == [{"variant": "tf_data_naive", "ratio": 0.99}]
+    assert doc["rounds"] == []
+    frame = load_frame(tmp_path)
+    assert list(frame["round"]) == [0, 1] and frame.loc[0, "images_per_sec_median"] == 620.0
+
+
+def test_typed_records_survive_a_save_and_a_load(tmp_path):
+    write(tmp_path, V2_DOC)
+    doc = load_run(tmp_path)
+    save_run(tmp_path, doc)
+    again = load_run(tmp_path)
+    assert again["cells"][0]["runs"] == json.loads(json.dumps(again["cells"][0]["runs"]))
+    for before, after in zip(doc["cells"][0]["runs"], again["cells"][0]["runs"], strict=True):
+        assert {k: v for k, v in before.items() if v is not None} == {
+            k: v for k, v in after.items() if v is not None}

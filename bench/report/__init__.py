@@ -11,14 +11,13 @@ import math
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import pandas as pd
 
 from bench.errors import PipebenchError
-from bench.measure import intervals_overlap
 from bench.report import figures
 from bench.report.scaling import service_scaling
-from bench.results import atomic_write_text, cell_metrics, load_run
+from bench.results import Analysis, CellStats, analyse, atomic_write_text, load_run
+from bench.stats import PAIRED_TEST, TOO_FEW, finish_comparisons, min_rounds_for, paired
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench.report", "."),
@@ -27,59 +26,42 @@ ENV = jinja2.Environment(
 )
 
 
-BASELINES = ("image_data_generator", "generator")
+def cell_row(stats_: CellStats) -> dict:
+    """One table row of the report, read from the cell's typed statistics."""
+    cell, result, train, versus = stats_.cell, stats_.result, stats_.train, stats_.vs_baseline
+    stall, au = stats_.stall, stats_.au
+    medians = {f"{mode}_images_per_sec": s.median if s else None for mode, s in stats_.modes.items()}
+    return {
+        "variant": cell.variant, "options": " ".join(cell.options), "backend": cell.backend,
+        "precision": cell.precision, "augmentation": cell.augmentation, "status": result.status,
+        "error": result.error, "label": cell.label, "key": cell.key, "stats": stats_,
+        "trials": train.n if train else 0,
+        "images_per_sec": train.median if train else None,
+        "ci_low": train.low if train else None, "ci_high": train.high if train else None,
+        "coverage": train.coverage if train else None, "unstable": bool(train and train.unstable),
+        **{f"{mode}_images_per_sec": None for mode in ("pipeline", "model_only", "simulated")}, **medians,
+        "stall_percent": stall.median if stall else None, "stall_low": stall.low if stall else None,
+        "stall_high": stall.high if stall else None,
+        "au_percent": au.median if au else None, "au_low": au.low if au else None,
+        "au_high": au.high if au else None,
+        "input_bound": stats_.input_bound, "time_to_accuracy_s": stats_.time_to_accuracy_s,
+        "first_batch_s": stats_.first_batch_s, "val_accuracy": stats_.val_accuracy,
+        "cpu_percent": stats_.cpu_percent, "peak_rss_bytes": stats_.peak_rss_bytes,
+        "gpu_util_percent": stats_.gpu_util_percent, "short_samples": stats_.short_samples,
+        "speedup": versus.ratio if versus else None, "speedup_text": versus.text if versus else None,
+        "speedup_verdict": versus.verdict if versus else None,
+        "note": result.note or next((r.note for r in result.runs_of("train") if r.note), None),
+    }
 
 
-def cell_summary(doc: dict, baseline: str | None = None) -> list[dict]:
-    """One row per cell: each mode's median, the derived figures, and training's telemetry."""
-    target = doc.get("target_accuracy")
-    rows = []
-    for cell in doc.get("cells", []):
-        metrics = cell_metrics(cell, target)
-        summaries = metrics["summaries"]
-        train_runs = [r for r in cell.get("runs", []) if r["mode"] == "train" and r["status"] == "ok"]
-        telemetry = [r.get("telemetry") or {} for r in train_runs]
-        train = summaries.get("train")
-        rows.append({
-            "variant": cell["variant"], "options": " ".join(cell.get("options", [])),
-            "backend": cell.get("backend", "tensorflow"),
-            "precision": cell["precision"],
-            "augmentation": cell["augmentation"], "status": cell["status"], "error": cell.get("error"),
-            "label": figures.cell_label(cell),
-            "trials": len(train_runs),
-            "images_per_sec": train.median if train else None,
-            "ci_low": train.ci_low if train else None, "ci_high": train.ci_high if train else None,
-            "unstable": bool(train and train.unstable),
-            **{f"{mode}_images_per_sec": summaries[mode].median if summaries.get(mode) else None
-               for mode in ("pipeline", "model_only", "simulated")},
-            "stall_percent": metrics["stall_percent"], "au_percent": metrics["au_percent"],
-            "input_bound": metrics["input_bound"], "time_to_accuracy_s": metrics["time_to_accuracy_s"],
-            "first_batch_s": median([r.get("first_batch_s") for r in train_runs]),
-            "val_accuracy": median([r["epochs"][-1].get("val_accuracy") for r in train_runs if r["epochs"]]),
-            "cpu_percent": median([t.get("cpu_percent") for t in telemetry]),
-            "peak_rss_bytes": max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")),
-                                  default=None),
-            "gpu_util_percent": median([t.get("gpu_util_percent") for t in telemetry]),
-            "note": cell.get("note") or next((r["note"] for r in train_runs if r.get("note")), None),
-        })
-    add_speedups(rows, baseline or doc.get("baseline"))
-    return rows
-
-
-def median(values) -> float | None:
-    present = [v for v in values if v is not None]
-    return float(np.median(present)) if present else None
-
-
-def add_speedups(rows: list[dict], baseline: str | None = None) -> None:
-    """Speedup of each cell's training rate over `baseline`, else the first usual default present."""
-    base = next((r for name in ([baseline] if baseline else BASELINES) for r in rows
-                 if r["variant"] == name and r["precision"] == "float32"
-                 and r["augmentation"] == "none" and r["images_per_sec"]), None)
+def cell_summary(doc: dict, baseline: str | None = None) -> tuple[list[dict], Analysis]:
+    """One row per cell, and the analysis the rows come from."""
+    analysis = analyse(doc, baseline)
+    rows = [cell_row(c) for c in analysis.cells]
+    base = analysis.baseline
     for row in rows:
-        ok = base and row["images_per_sec"]
-        row["speedup"] = row["images_per_sec"] / base["images_per_sec"] if ok else None
-        row["baseline"] = base["variant"] if base else None
+        row["baseline"] = base.cell.label if base else None
+    return rows, analysis
 
 
 def render_report(run_dir: Path, baseline: str | None = None) -> Path:
@@ -90,14 +72,14 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
     """
     run_dir = Path(run_dir)
     doc = load_run(run_dir)
-    rows = cell_summary(doc, baseline)
+    rows, analysis = cell_summary(doc, baseline)
     if baseline and not any(r["variant"] == baseline for r in rows):
         raise PipebenchError(f"--baseline {baseline!r} is not in this run; valid: "
                              f"{', '.join(sorted({r['variant'] for r in rows}))}")
     scaling = service_scaling(rows)
     html = ENV.get_template("report.html.j2").render(
         doc=doc, rows=rows, pick=recommend(rows, doc["dataset"].get("num_val") or 0), fmt=format_number,
-        scaling=scaling,
+        scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
             "modes": figures.modes_bars(rows),
@@ -113,14 +95,16 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
 
 
 def recommend(rows: list[dict], num_val: int) -> dict | None:
-    """The cell that reliably trains fastest among those that learn as well as the best.
+    """The set of cells to choose from: as accurate as the best, and not significantly slower
+    than the fastest of them.
 
-    Eligible: validation accuracy within the noise of the best one (the 95%
-    binomial half-width of the best accuracy on `num_val` images), so a faster
-    pipeline that learns measurably worse is not recommended. Among those, the
-    pick has the highest lower 95% bound of training images/s (the median where
-    a cell has no interval): on a noisy machine the highest median is often one
-    lucky trial. Cells whose intervals overlap the pick's are listed as tied.
+    Eligible: validation accuracy within the noise of the best one (the 95% binomial
+    half-width of the best accuracy on `num_val` images), so a faster pipeline that
+    learns measurably worse is not recommended. The fastest eligible cell (highest
+    median training rate) is compared with every other eligible one, paired by round
+    (`bench.stats`, Holm-corrected across them); the set is the fastest plus those the
+    test cannot call slower, each with its ratio to the fastest and interval. What
+    separates them (AU, memory, first batch) is for the reader to weigh.
     """
     ok = [r for r in rows if r["status"] == "ok" and r["images_per_sec"] and r["val_accuracy"] is not None]
     if not ok:
@@ -128,21 +112,22 @@ def recommend(rows: list[dict], num_val: int) -> dict | None:
     best = max(r["val_accuracy"] for r in ok)
     noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
     eligible = [r for r in ok if r["val_accuracy"] >= best - noise]
-    pick = max(eligible, key=lambda r: (_low(r), r["images_per_sec"]))
-    tied = [r for r in eligible
-            if r is not pick and intervals_overlap(_low(r), _high(r), _low(pick), _high(pick))]
-    speedups = {r["variant"]: pick["images_per_sec"] / r["images_per_sec"] for r in ok
-                if r["variant"] in BASELINES and r["precision"] == "float32" and r["augmentation"] == "none"}
-    return {"row": pick, "best_accuracy": best, "noise": noise, "speedups": speedups,
-            "tied": sorted(tied, key=lambda r: -r["images_per_sec"])}
-
-
-def _low(row: dict) -> float:
-    return row["ci_low"] if row.get("ci_low") is not None else row["images_per_sec"]
-
-
-def _high(row: dict) -> float:
-    return row["ci_high"] if row.get("ci_high") is not None else row["images_per_sec"]
+    fastest = max(eligible, key=lambda r: r["images_per_sec"])
+    others = [r for r in eligible if r is not fastest]
+    parts = [paired(r["label"], fastest["label"], "train", r["stats"].result.by_round("train"),
+                    fastest["stats"].result.by_round("train")) for r in others]
+    compared = finish_comparisons(parts)
+    pairs = [{"row": r, "comparison": c} for r, c in zip(others, compared, strict=True)]
+    tied = [p for p in pairs if p["comparison"].verdict != "slower"]
+    members = [{"row": fastest, "comparison": None}, *tied]
+    members.sort(key=lambda m: -m["row"]["images_per_sec"])
+    slower = [p for p in pairs if p["comparison"].verdict == "slower"]
+    untestable = [p for p in pairs if p["comparison"].verdict == TOO_FEW]
+    needed = min_rounds_for(len(pairs)) if untestable else None
+    return {"fastest": fastest, "members": members, "slower": slower, "best_accuracy": best, "noise": noise,
+            "excluded": [r for r in ok if r not in eligible], "test": PAIRED_TEST,
+            "too_few_rounds": {"rounds": min(p["comparison"].n for p in untestable), "needed": needed,
+                               "comparisons": len(pairs)} if untestable else None}
 
 
 def format_number(value, digits: int = 0) -> str:

@@ -22,7 +22,7 @@ def to_svg(fig) -> str:
 
 
 def throughput_bars(summary: pd.DataFrame) -> str | None:
-    """Horizontal bars of median images/s per cell, with the CI as error bars; failures at zero."""
+    """Horizontal bars of median images/s per cell, with the interval as error bars; failures at zero."""
     if summary.empty:
         return None
     data = summary.sort_values("images_per_sec", ascending=True, na_position="first")
@@ -35,7 +35,7 @@ def throughput_bars(summary: pd.DataFrame) -> str | None:
     for y, (value, right, status) in enumerate(zip(medians, medians + high, data["status"], strict=True)):
         text = f"{value:,.0f}" if status == "ok" else status
         ax.text(right, y, f"  {text}", va="center", fontsize=8)  # right of the error bar
-    ax.set_xlabel("steady-state throughput (images/s, median with 95% CI)")
+    ax.set_xlabel("steady-state throughput (images/s, median of the rounds with its interval)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     return to_svg(fig)

@@ -32,19 +32,19 @@ def stage_bars(profile: dict) -> str:
 
 
 def sweep_lines(sweep: dict) -> str:
-    """One panel per knob: median images/s per value with its 95% CI."""
+    """One panel per knob: median images/s per value with its order-statistic interval."""
     knobs = list(dict.fromkeys(p["knob"] for p in sweep["points"]))
     fig, axes = plt.subplots(1, len(knobs), figsize=(3.2 * len(knobs), 3.2), squeeze=False)
     for ax, knob in zip(axes[0], knobs, strict=True):
         points = [p for p in sweep["points"] if p["knob"] == knob]
         medians = [p["median"] or 0 for p in points]
-        low = [max(m - (p["ci_low"] or m), 0) for m, p in zip(medians, points, strict=True)]
-        high = [max((p["ci_high"] or m) - m, 0) for m, p in zip(medians, points, strict=True)]
+        low = [max(m - (p["low"] or m), 0) for m, p in zip(medians, points, strict=True)]
+        high = [max((p["high"] or m) - m, 0) for m, p in zip(medians, points, strict=True)]
         ax.errorbar(range(len(points)), medians, yerr=[low, high], marker="o", capsize=3)
         ax.set_xticks(range(len(points)), [p["value"] for p in points], fontsize=8)
         ax.set_title(f"{knob} ({points[0]['mode']})", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("images/s (median, 95% CI)")
+    axes[0][0].set_ylabel("images/s (median and interval of the rounds)")
     return to_svg(fig)
 
 

@@ -1,0 +1,107 @@
+"""The statistics checked against known answers: coverage, the paired test, Holm. No timing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import stats
+
+DISTRIBUTIONS = {
+    # skewed and heavy-tailed, as throughput samples on a noisy machine are; true medians known
+    "lognormal": (lambda rng, n: rng.lognormal(0.0, 1.0, n), 1.0),
+    "student_t2": (lambda rng, n: 100.0 + rng.standard_t(2, n), 100.0),
+    "pareto": (lambda rng, n: 1.0 + rng.pareto(1.5, n), 2 ** (1 / 1.5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTIONS))
+@pytest.mark.parametrize("n", [3, 5, 6, 9, 12, 20])
+def test_intervals_cover_the_true_median_at_their_stated_level(name, n):
+    draw, true_median = DISTRIBUTIONS[name]
+    rng = np.random.default_rng(n)
+    draws = 2000
+    covered, stated = 0, None
+    for _ in range(draws):
+        summary = stats.summarize(draw(rng, n))
+        stated = summary.coverage
+        covered += summary.low <= true_median <= summary.high
+    assert covered / draws == pytest.approx(stated, abs=0.02)
+
+
+@pytest.mark.parametrize("n, coverage", [(3, 0.75), (5, 0.9375), (6, 0.96875), (9, 1 - 2 * 10 / 512)])
+def test_the_stated_coverage_is_the_binomial_one(n, coverage):
+    summary = stats.summarize(list(range(n)))
+    assert summary.coverage == pytest.approx(coverage)
+
+
+def test_a_95_interval_is_the_narrowest_that_reaches_95():
+    low, high, coverage = stats.order_interval(12)
+    assert (low, high) == (2, 9) and coverage >= 0.95
+    assert stats.symmetric_coverage(12, 3) < 0.95
+
+
+def test_one_sample_has_no_interval():
+    summary = stats.summarize([5.0])
+    assert summary.median == 5.0 and summary.low is None and summary.coverage is None
+    assert not summary.unstable
+    assert stats.summarize([None, float("nan")]) is None
+
+
+def test_unstable_is_read_from_the_interval():
+    assert stats.summarize([90.0, 100.0, 100.0, 100.0, 100.0, 111.0]).unstable  # +-10.5%
+    assert not stats.summarize([98.0, 99.0, 100.0, 100.0, 101.0, 102.0]).unstable
+
+
+def test_paired_ratio_cancels_drift_between_rounds():
+    """B is 10% slower than A in every round while the machine drifts 2x: paired, that is clear."""
+    drift = [1.0, 0.6, 1.3, 0.5, 1.1, 0.8, 1.2, 0.7, 0.9]
+    a = {r: 1000.0 * d for r, d in enumerate(drift)}
+    b = {r: 900.0 * d for r, d in enumerate(drift)}
+    (result,) = stats.finish_comparisons([stats.paired("b", "a", "train", b, a)])
+    assert result.ratio == pytest.approx(0.9)
+    assert result.verdict == "slower" and result.p_value == pytest.approx(2 / 2**9)
+    assert result.text == "0.90× (0.90–0.90)"
+
+
+def test_identical_pairs_are_within_noise():
+    rng = np.random.default_rng(1)
+    a = {r: float(v) for r, v in enumerate(rng.normal(1000, 50, 9))}
+    (result,) = stats.finish_comparisons([stats.paired("a", "a", "train", a, a)])
+    assert result.ratio == 1.0 and result.verdict == "within noise" and result.p_value == 1.0
+
+
+def test_holm_adjusts_step_down():
+    assert stats.holm([0.01, 0.04, 0.03, None]) == pytest.approx([0.03, 0.06, 0.06, None])
+    assert stats.holm([]) == []
+
+
+def test_holm_makes_a_lone_round_pattern_insignificant_in_a_family():
+    """Six rounds can give p = 2/64 = 0.031 at best: alone significant, one of seven not."""
+    a = {r: 1000.0 for r in range(6)}
+    b = {r: 800.0 + r for r in range(6)}
+    alone = stats.finish_comparisons([stats.paired("b", "a", "train", b, a)])
+    family = stats.finish_comparisons([stats.paired("b", "a", "train", b, a)] * 7)
+    assert alone[0].verdict == "slower"
+    assert {c.verdict for c in family} == {"too few rounds"}, "saying 'within noise' would claim a test"
+    assert stats.min_rounds_for(7) == 9 and stats.min_rounds_for(1) == 6
+
+
+def test_false_claims_between_identical_distributions_stay_near_alpha():
+    """A/A on synthetic drifting data: the paired test's false-claim rate is at most alpha."""
+    rng = np.random.default_rng(7)
+    claims = 0
+    for _ in range(400):
+        drift = rng.lognormal(0, 0.3, 9)
+        a = dict(enumerate(1000 * drift * rng.lognormal(0, 0.05, 9)))
+        b = dict(enumerate(1000 * drift * rng.lognormal(0, 0.05, 9)))
+        (result,) = stats.finish_comparisons([stats.paired("b", "a", "train", b, a)])
+        claims += result.verdict != "within noise"
+    assert claims / 400 <= 0.075
+
+
+def test_unpaired_comparison_names_its_test():
+    part = stats.unpaired("new", "old", "train", [100, 101, 99, 100], [80, 81, 79, 80])
+    (result,) = stats.finish_comparisons([part])
+    assert result.ratio == pytest.approx(100 / 80) and "Mann-Whitney" in result.test
+    assert result.low < result.ratio < result.high
