@@ -108,14 +108,14 @@ class Throughput:
     warmup_included: bool
 
 
-def steady_state(epochs: list[dict]) -> Throughput:
-    """Images/s over the epochs after the first, in one continuous window.
+def steady_state(epochs: list[dict], warmup_epochs: int = 1) -> Throughput:
+    """Images/s over the epochs after the first `warmup_epochs`, in one continuous window.
 
-    The window runs from the start of the second epoch to the end of the last one's
-    last batch, so whatever happens between epochs (an iterator restarted, or kept)
-    is inside it for every variant. With only one epoch, that epoch (flagged).
+    The window runs from the start of the first timed epoch to the end of the last
+    one's last batch, so whatever happens between epochs (an iterator restarted, or
+    kept) is inside it for every variant. With no epoch left, every epoch (flagged).
     """
-    steady = [e for e in epochs if e["epoch"] > 1 and e["images"] > 0]
+    steady = [e for e in epochs if e["epoch"] > warmup_epochs and e["images"] > 0]
     warmup = False
     if not steady:
         steady, warmup = [e for e in epochs if e["images"] > 0], True

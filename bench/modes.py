@@ -71,6 +71,23 @@ def repeats_for(unit_s: float, min_sample_s: float, least: int = 1) -> int:
     return max(least, math.ceil(min_sample_s * CALIBRATION_MARGIN / unit_s))
 
 
+def calibrate(sample_s, min_sample_s: float, first: int = 1, limit: int = 100_000) -> tuple[int, float]:
+    """As pyperf calibrates loops: raise the repeats until one sample lasts long enough.
+
+    `sample_s(repeats)` takes a real sample and returns its seconds. The repeats grow
+    (at least doubling, or straight to what the last sample implies) until a sample
+    reaches `min_sample_s` with a margin; returns the repeats and seconds per repeat.
+    """
+    repeats = first
+    while True:
+        seconds = sample_s(repeats)
+        if seconds <= 0:  # nothing was read (an input that runs dry): longer will not help
+            return repeats, 0.0
+        if seconds >= min_sample_s * CALIBRATION_MARGIN or repeats >= limit:
+            return repeats, seconds / repeats
+        repeats = min(max(repeats * 2, repeats_for(seconds / repeats, min_sample_s)), limit)
+
+
 def stub_consumer(image_size, num_classes):
     """A model of negligible cost that accepts the variant's batches."""
     import keras
@@ -134,9 +151,9 @@ def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation
     return recorder
 
 
-def record(recorder, loops: int, **extra) -> dict:
+def record(recorder, loops: int, warmup_epochs: int = 1, **extra) -> dict:
     """The raw record of one mode run: its epochs, and the timed sample taken from them."""
-    sample = steady_state(recorder.epochs)
+    sample = steady_state(recorder.epochs, warmup_epochs)
     return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
             "images": sample.images, "seconds": sample.seconds, "images_per_sec": sample.images_per_sec,
             "warmup_included": sample.warmup_included, **extra}
@@ -225,35 +242,45 @@ def run_pipeline(fit_input, settings: ModeSettings, loops: int) -> dict:
     return record(read_epochs(fit_input, settings, 1 + loops), loops)
 
 
-def run_simulated(fit_input, settings: ModeSettings, loops: int) -> dict:
+def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = False) -> dict:
     """Read + a calibrated step per batch; AU = nominal busy time / the sample's time.
+
+    `warm`: the pipeline was just read to its end (in pipeline mode, same round), so its
+    caches are full and its warm-up epoch is skipped; every epoch read is timed.
 
     The accelerator is busy for `step_s` per step it was fed, however long the sleep
     really lasted (its overshoot is the harness's, not the pipeline's); the rate the
     simulated accelerator actually achieved is the sample's images/s, and the sleep's
     real length per step is kept beside it.
     """
-    recorder = read_epochs(fit_input, settings, 1 + loops, settings.step_s)
-    steady = recorder.epochs[1:] or recorder.epochs
+    skipped = 0 if warm else 1
+    recorder = read_epochs(fit_input, settings, skipped + loops, settings.step_s)
+    steady = recorder.epochs[skipped:] or recorder.epochs
     steps = sum(e["steps"] for e in steady)
-    result = record(recorder, loops, step_s=settings.step_s)
+    result = record(recorder, loops, skipped, step_s=settings.step_s, warm_start=warm)
     busy_s = steps * settings.step_s
     result["au"] = min(busy_s / result["seconds"], 1.0) if result["seconds"] else None
     result["achieved_step_s"] = sum(e["slept_s"] for e in steady) / steps if steps else None
     return result
 
 
-def calibrate_epochs(fit_input, settings: ModeSettings) -> tuple[int, int, float]:
+def calibrate_epochs(build, settings: ModeSettings) -> tuple[int, int, float]:
     """Timed epochs per sample for pipeline and simulated mode, and the epoch time they rest on.
 
-    Reads a warm-up epoch and one more; a simulated epoch lasts at least its steps times
-    the accelerator's step, however fast the input is.
+    `build()` gives a fresh input; each try reads a warm-up epoch and the timed ones. A
+    simulated epoch lasts at least its steps times the accelerator's step, however fast
+    the input is.
     """
-    recorder = read_epochs(fit_input, settings, 2)
-    epoch = recorder.epochs[-1]
-    simulated_s = max(epoch["train_s"], epoch["steps"] * settings.step_s)
-    return (repeats_for(epoch["train_s"], settings.min_sample_s),
-            repeats_for(simulated_s, settings.min_sample_s), epoch["train_s"])
+    steps: list[int] = []
+
+    def sample_s(loops: int) -> float:
+        record = run_pipeline(build(), settings, loops)
+        steps.append(sum(e["steps"] for e in record["epochs"][1:]) // max(loops, 1))
+        return record["seconds"]
+
+    epochs, epoch_s = calibrate(sample_s, settings.min_sample_s)
+    simulated_s = max(epoch_s, steps[-1] * settings.step_s)
+    return epochs, repeats_for(simulated_s, settings.min_sample_s), epoch_s
 
 
 def resident_batches(images, labels):
@@ -299,9 +326,21 @@ def run_model_only(model, batch, settings: ModeSettings, loops: int) -> dict:
 
 def calibrate_model_only(model, batch, settings: ModeSettings) -> tuple[int, float]:
     """Steps per model-only sample, and the step time it rests on."""
-    probe = run_model_only(model, batch, settings, MIN_MODEL_ONLY_STEPS)
-    step_s = probe["seconds"] / MIN_MODEL_ONLY_STEPS
-    return repeats_for(step_s, settings.min_sample_s, MIN_MODEL_ONLY_STEPS), step_s
+    return calibrate(lambda steps: run_model_only(model, batch, settings, steps)["seconds"],
+                     settings.min_sample_s, first=MIN_MODEL_ONLY_STEPS)
+
+
+def calibrate_train(model_at_start, build, settings: ModeSettings, epochs: int) -> tuple[int, float]:
+    """Epochs of a timed training fit (at least `epochs`), and the epoch time they rest on.
+
+    `model_at_start()` gives the model at its initial weights; each try is a real fit of a
+    warm-up epoch and the timed ones, without validation, as the trials run it.
+    """
+    def sample_s(timed: int) -> float:
+        return record(fit_and_record(model_at_start(), build(), 1 + timed), timed)["seconds"]
+
+    timed, epoch_s = calibrate(sample_s, settings.min_sample_s, first=max(epochs - 1, 1))
+    return 1 + timed, epoch_s
 
 
 def weight_snapshots(upto: int):

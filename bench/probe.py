@@ -63,7 +63,7 @@ def pipeline_only(variant: str, spec: DataSpec, scratch: Path, epochs: int | Non
     chosen = settings(spec, min_sample_s=min_sample_s)
     if epochs is None:
         with built(variant, spec, scratch) as (fit_input, _):
-            loops = calibrate_epochs(fit_input, chosen)[0]
+            loops = calibrate_epochs(lambda: fit_input, chosen)[0]
     else:
         loops = epochs - 1
     with built(variant, spec, scratch) as (fit_input, build_s):

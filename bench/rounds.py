@@ -50,7 +50,8 @@ class PipelineSampler:
         if self.loops is None:
             with probe.built(self.variant, self.spec, self.scratch, self.overrides, self.batch_size,
                              self.augmentation) as (fit_input, _):
-                pipeline_epochs, simulated_epochs, _ = calibrate_epochs(fit_input, settings)
+                # each try re-reads this input (warm after the first): a sample's length is what matters
+                pipeline_epochs, simulated_epochs, _ = calibrate_epochs(lambda: fit_input, settings)
             self.loops = simulated_epochs if self.mode == "simulated" else pipeline_epochs
         with probe.built(self.variant, self.spec, self.scratch, self.overrides, self.batch_size,
                          self.augmentation) as (fit_input, _):

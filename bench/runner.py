@@ -355,12 +355,20 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
         save_run(run_dir, doc)
 
 
-def settle(record: dict) -> None:
-    """A measured cell's final status: failed (with the first error) if any mode failed, else ok."""
+def settle(record: dict, trials: int) -> None:
+    """A measured cell's final status: failed (with the first error) if any mode failed; incomplete
+    if the run stopped before all its rounds (`--resume` measures the rest); else ok."""
     if record["status"] != "running":
         return
     errors = [r["error"] for r in record["runs"] if r.get("status") != "ok"]
-    record["status"], record["error"] = ("failed", errors[0]) if errors else ("ok", None)
+    missing = missing_rounds(record, trials)
+    if errors:
+        record["status"], record["error"] = "failed", errors[0]
+    elif missing:
+        record["status"] = "incomplete"
+        record["error"] = f"measured {trials - len(missing)} of {trials} rounds before the run stopped"
+    else:
+        record["status"], record["error"] = "ok", None
 
 
 def finish_cells(procs: dict[str, CellProcess], records: dict[str, dict]) -> None:
@@ -392,8 +400,8 @@ def cell_records(config: RunConfig, doc: dict) -> dict[str, dict]:
         if cell.key not in records:
             records[cell.key] = {**cell.to_record(), "status": "running", "error": None, "runs": []}
             doc["cells"].append(records[cell.key])
-        elif records[cell.key]["status"] == "ok" and missing_rounds(records[cell.key], config.trials):
-            records[cell.key]["status"] = "running"  # resumed: its missing rounds come now
+        elif records[cell.key]["status"] == "incomplete":
+            records[cell.key].update(status="running", error=None)  # resumed: its missing rounds come now
     return records
 
 
@@ -422,7 +430,7 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
             proc.kill()
         bar.close()
         for cell in todo:
-            settle(records[cell.key])
+            settle(records[cell.key], config.trials)
             bar.write(cell_line(records[cell.key]), file=sys.stderr)
 
 

@@ -26,6 +26,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -108,6 +109,7 @@ class CellWorker:
             min_sample_s=self.settings["min_sample_s"],
         )
         self.built = None
+        self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
         self.warmup: dict | None = None
         self.loops = None
         self.calibration: dict = {}
@@ -124,6 +126,7 @@ class CellWorker:
         started = time.perf_counter()
         fit_input = self.variant.build(request)
         return fit_input, time.perf_counter() - started
+
     def model(self):
         """The identical model at its initial state, and the hash of its initial weights.
 
@@ -180,10 +183,10 @@ class CellWorker:
     def calibrate(self) -> None:
         """Fix each mode's repeats so that its timed sample lasts at least `min_sample_s`.
 
-        Model-only on its resident batch, a two-epoch training fit, then one pipeline
-        read (warm-up epoch + one timed). The runner asks for this one cell at a time,
-        on an otherwise idle machine. A mode whose calibration fails keeps the defaults
-        and reports its error in its trials.
+        Model-only on its resident batch, training fits, pipeline reads: each a real
+        sample, repeated longer until one lasts long enough (`bench.modes.calibrate`).
+        The runner asks for this one cell at a time, on an otherwise idle machine. A
+        mode whose calibration fails keeps the defaults and reports its error in its trials.
         """
         from bench import modes
 
@@ -195,16 +198,13 @@ class CellWorker:
                 found["model_only_steps"], found["model_only_step_s"] = modes.calibrate_model_only(
                     self.model()[0], self.model_batch, self.modes)
         if "train" in chosen:
-            with _recorded(found, "train"):  # a quiet 2-epoch fit: the warm-up may have had company
-                recorder = modes.fit_and_record(self.model()[0], self.pipeline(0)[0], 2)
-                epoch_s = recorder.epochs[-1]["train_s"]
-                timed = modes.repeats_for(epoch_s, self.modes.min_sample_s)
-                found["train_epochs"] = max(self.settings["epochs"], 1 + timed)
-                found["train_epoch_s"] = epoch_s
+            with _recorded(found, "train"):
+                found["train_epochs"], found["train_epoch_s"] = modes.calibrate_train(
+                    lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings["epochs"])
         if "pipeline" in chosen or "simulated" in chosen:
             with _recorded(found, "pipeline"):
                 pipeline_epochs, simulated_epochs, epoch_s = modes.calibrate_epochs(
-                    self.pipeline(0)[0], self.modes)
+                    lambda: self.pipeline(0)[0], self.modes)
                 found.update(pipeline_epochs=pipeline_epochs, simulated_epochs=simulated_epochs,
                              pipeline_epoch_s=epoch_s)
         found["calibration_s"] = time.perf_counter() - started
@@ -219,9 +219,16 @@ class CellWorker:
         if mode == "model_only":  # its speed does not depend on the weights: no restore needed
             model = self.built[0] if self.built else self.model()[0]
             return modes.run_model_only(model, self.model_batch, self.modes, loops.model_only_steps)
+        if mode == "simulated" and self.read is not None:  # the pipeline mode's, read just now: warm
+            fit_input, self.read = self.read, None
+            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, warm=True),
+                    "build_s": None}
         fit_input, build_s = self.pipeline(trial)
         if mode == "pipeline":
-            return {**modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs), "build_s": build_s}
+            result = modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs)
+            reusable = not isinstance(fit_input.x, Iterator)  # a generator object is read once only
+            self.read = fit_input if reusable and "simulated" in self.settings["modes"] else None
+            return {**result, "build_s": build_s}
         if mode == "simulated":
             return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs), "build_s": build_s}
         model, weights = self.model()
@@ -240,7 +247,7 @@ class CellWorker:
         from bench.modes import TRIAL_ORDER
         from bench.telemetry import summarize_phase
 
-        runs = []
+        runs, self.read = [], None
         sampler.resume()
         for mode in [m for m in TRIAL_ORDER if m in self.settings["modes"]]:
             gc.collect()  # release the previous mode's pipeline (and its threads) before timing
@@ -377,7 +384,10 @@ def run_overhead_check(job: dict) -> dict:
     from bench import modes, stats
 
     cell = CellWorker(job)
-    epochs = modes.calibrate_epochs(cell.pipeline(0)[0], cell.modes)[0]
+    # long enough for the sampler to take several samples in each run, whatever --min-sample-s
+    hz = job["settings"]["telemetry_hz"]
+    cell.modes = replace(cell.modes, min_sample_s=max(cell.modes.min_sample_s, 5.0 / hz))
+    epochs = modes.calibrate_epochs(lambda: cell.pipeline(0)[0], cell.modes)[0]
     measured = overhead_rates(cell, job["overhead_repeats"], job["settings"]["telemetry_hz"], epochs)
     on, off = measured["rates"][True], measured["rates"][False]
     paired = stats.finish_comparisons([stats.paired("sampler on", "sampler off", "pipeline",

@@ -21,7 +21,8 @@ from pipelines import REGISTRY
 from pipelines.decode import pil_load
 
 AS_ROOT = os.geteuid() == 0  # root reads a chmod 000 file; the unreadable case runs as nobody then
-SMALL_RUN = ("--image-size", "32", "--epochs", "2", "--batch-size", "8", "--trials", "1")
+SMALL_RUN = ("--image-size", "32", "--epochs", "2", "--batch-size", "8", "--trials", "1",
+             "--min-sample-s", "0.05")
 
 
 @pytest.fixture(scope="module")

@@ -42,23 +42,25 @@ def test_sigint_keeps_finished_cells_marks_incomplete_and_resume_finishes(tmp_pa
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     variants = "in_memory_tensor_slices,tf_data_naive,tf_data_tuned"
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--variants", variants, *FAST, *TINY_ARGS,
-                             "--results-dir", str(tmp_path)], cwd=ROOT, env=env,
+                             "--trials", "2", "--results-dir", str(tmp_path)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     results = None
-    while time.monotonic() < deadline:  # wait until the first cell is saved
+    while time.monotonic() < deadline:  # wait until the first trial of round 0 is saved
         found = list(tmp_path.glob("*/results.json"))
-        if found and json.loads(found[0].read_text())["cells"]:
+        if found and any(c["runs"] for c in json.loads(found[0].read_text())["cells"]):
             results = found[0]
             break
-        time.sleep(0.5)
-    assert results is not None, "no cell finished in time"
+        time.sleep(0.2)
+    assert results is not None, "no trial finished in time"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr
     doc = json.loads(results.read_text())
-    assert doc["complete"] is False and 1 <= len(doc["cells"]) < 3
+    measured = [c for c in doc["cells"] if c["runs"]]
+    assert doc["complete"] is False and 1 <= len(measured) < 3
+    assert {c["status"] for c in doc["cells"] if not c["runs"]} <= {"incomplete"}
     assert "Incomplete run" in (results.parent / "report.html").read_text()
     time.sleep(1)
     assert workers_of(results.parent) == []
@@ -68,6 +70,9 @@ def test_sigint_keeps_finished_cells_marks_incomplete_and_resume_finishes(tmp_pa
     doc = json.loads(results.read_text())
     assert doc["complete"] is True
     assert sorted(c["variant"] for c in doc["cells"]) == sorted(variants.split(","))
+    assert all(c["status"] == "ok" and {r["round"] for r in c["runs"]} == {0, 1} for c in doc["cells"])
+    kept = {r["started_unix"] for c in measured for r in c["runs"]}
+    assert kept <= {r["started_unix"] for c in doc["cells"] for r in c["runs"]}, "measured runs were kept"
 
 
 def test_unwritable_results_folder_is_reported_before_measuring(tmp_path):

@@ -22,8 +22,8 @@ from bench.config import Cell, service_cells, service_worker_counts
 from bench.errors import PipebenchError
 from bench.report.scaling import service_scaling
 
-RUN = ("--num-train", "96", "--num-val", "32", "--image-size", "32", "--num-classes", "3",
-       "--epochs", "2", "--batch-size", "16", "--trials", "1", "--no-overhead-check")
+RUN = ("--num-train", "96", "--num-val", "32", "--image-size", "32", "--num-classes", "3", "--epochs", "2",
+       "--batch-size", "16", "--min-sample-s", "0.05", "--trials", "1", "--no-overhead-check")
 
 
 def service_servers() -> list[psutil.Process]:

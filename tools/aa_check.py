@@ -70,7 +70,7 @@ def ab_repeat(rounds: int, seed: int, min_sample_s: float):
                             num_train=count, step_s=0.0, min_sample_s=min_sample_s)
 
     def sampler(cost_s):
-        loops = calibrate_epochs(FitInput(x=known_cost.sleep_per_batch(count, cost_s)), settings)[0]
+        loops = calibrate_epochs(lambda: FitInput(x=known_cost.sleep_per_batch(count, cost_s)), settings)[0]
         return lambda: run_pipeline(FitInput(x=known_cost.sleep_per_batch(count, cost_s)), settings, loops)
 
     samples, _ = interleave({"30ms": sampler(0.030), "45ms": sampler(0.045)}, rounds, seed)
