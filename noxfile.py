@@ -40,9 +40,12 @@ def tensorflow_requirement() -> str:
 def install(session: nox.Session, *extras: str) -> None:
     """TensorFlow for this machine, tf_keras to match it, then pipebench itself."""
     session.install(tensorflow_requirement())
-    version = session.run_install(  # run_install: also under `nox --install-only`
+    printed = session.run_install(  # run_install: also under `nox --install-only`
         "python", "-c", "import tensorflow as tf; print(tf.__version__)", silent=True
-    ).strip().splitlines()[-1]
+    )
+    if printed is None:  # installs skipped (`nox -R`, `--no-install`): the environment is as it was
+        return
+    version = printed.strip().splitlines()[-1]
     major_minor = ".".join(version.split(".")[:2])
     # tf_keras (for ImageDataGenerator) depends on the `tensorflow` name, which would pull
     # a second TensorFlow build next to tensorflow-cpu: install it without dependencies.

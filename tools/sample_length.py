@@ -1,0 +1,87 @@
+"""How stable is a sample of a given length on this machine? The measurement behind --min-sample-s.
+
+    python tools/sample_length.py [--repeats 12] [--lengths 0.1,0.25,0.5,1,2]
+
+For each length, `--repeats` samples of pipebench's own modes, in interleaved rounds (every
+length once per round, shuffled): `model_only` (the small CNN on a resident batch) and
+`pipeline` (`tf_data_naive`, which decodes JPEGs every epoch), on the default profile's data.
+Prints, per mode and length, the median rate and the spread of the samples: the relative
+half-width of the order-statistic interval of the median and the coefficient of variation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def samplers(lengths: list[float]) -> dict:
+    """(mode, length) -> a function taking one calibrated sample of that length."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from bench import probe
+    from bench.config import PROFILES
+    from bench.data import EmbeddedDataset
+    from bench.models import build_model
+    from bench.modes import calibrate_epochs, calibrate_model_only, run_model_only, run_pipeline
+    from pipelines.decode import decode_all
+
+    profile = PROFILES["default"]
+    spec = probe.small_spec(EmbeddedDataset(profile.num_train, profile.num_val, profile.image_size,
+                                            profile.num_classes))
+    model, _ = build_model("small_cnn", spec.image_size, spec.num_classes, seed=0)
+    batch = (decode_all(spec.train_files[:32], spec.image_size), np.asarray(spec.train_labels[:32], np.int32))
+    scratch = Path(tempfile.mkdtemp(prefix="pipebench-lengths-"))
+    found = {}
+    for length in lengths:
+        settings = replace(probe.settings(spec), min_sample_s=length)
+        steps = calibrate_model_only(model, batch, settings)[0]
+        found[("model_only", length)] = (lambda s=settings, n=steps:
+                                         run_model_only(model, batch, s, n)["images_per_sec"])
+        with probe.built("tf_data_naive", spec, scratch) as (fit_input, _):
+            epochs = calibrate_epochs(lambda f=fit_input: f, settings)[0]
+
+        def read(s=settings, n=epochs):
+            with probe.built("tf_data_naive", spec, scratch) as (fresh, _):
+                return run_pipeline(fresh, s, n)["images_per_sec"]
+
+        found[("pipeline", length)] = read
+    return found
+
+
+def main() -> int:
+    from bench.stats import summarize
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=12)
+    parser.add_argument("--lengths", default="0.1,0.25,0.5,1,2")
+    args = parser.parse_args()
+    lengths = [float(v) for v in args.lengths.split(",")]
+    found = samplers(lengths)
+    rates: dict[tuple, list[float]] = {key: [] for key in found}
+    keys = list(found)
+    for round_ in range(args.repeats):
+        for i in np.random.default_rng([0, round_]).permutation(len(keys)):
+            rates[keys[i]].append(found[keys[i]]())
+        print(f"round {round_ + 1}/{args.repeats} done", flush=True)
+    print(f"\n{'mode':10s} {'sample':>7s} {'median':>9s} {'half-width':>11s} {'CV':>6s}  (n={args.repeats})")
+    for mode, length in keys:
+        values = rates[(mode, length)]
+        s = summarize(values)
+        cv = float(np.std(values, ddof=1) / np.mean(values))
+        print(f"{mode:10s} {length:6.2f}s {s.median:9,.0f} {s.half_width_fraction:10.1%} {cv:6.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
