@@ -73,7 +73,7 @@ def add_run_parser(sub) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--trials", type=positive_int, help="rounds: every cell is measured once per round")
     p.add_argument("--min-sample-s", type=positive_float, metavar="SECONDS",
-                   help="every timed sample lasts at least this long (default 1; quick profile 0.5)")
+                   help="every timed sample lasts at least this long (default: the profile's, 0.25-1)")
     p.add_argument("--image-size", type=positive_int, help="square side the images are resized to")
     p.add_argument("--num-train", type=positive_int, help="embedded dataset: training images")
     p.add_argument("--num-val", type=positive_int, help="embedded dataset: validation images")

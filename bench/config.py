@@ -95,9 +95,11 @@ BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports 
 # (bench.stats.min_rounds_for), and gives a 96% interval of each median (2nd to 8th of 9).
 PROFILES = {
     "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY,
-                     min_sample_s=0.5),
+                     min_sample_s=0.25),
+    # 0.5 s samples: on the 2-core VM the spread of samples was the same from 0.1 to 2 s
+    # (tools/sample_length.py, README), and 1 s samples made this profile take 15 minutes
     "default": Profile("default", 640, 240, 40, 6, 3, 32, 9, 600.0, (), DEFAULT_VARIANTS,
-                       service_workers=(1,)),
+                       min_sample_s=0.5, service_workers=(1,)),
     "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, AXIS_ROWS, None),
 }
 DEFAULT_TARGET_RATE = 1000.0  # images/s the simulated accelerator consumes, unless told

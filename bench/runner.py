@@ -341,7 +341,8 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
              if c.key in procs and round_ in missing_rounds(records[c.key], doc["config"]["trials"])]
     if not order:
         return
-    doc["rounds"].append({"round": round_, "order": [c.key for c in order], "started_unix": time.time()})
+    started = time.time()
+    doc["rounds"].append({"round": round_, "order": [c.key for c in order], "started_unix": started})
     for cell in order:
         bar.set_description(f"round {round_ + 1}/{doc['config']['trials']}: {cell.label}")
         proc = procs[cell.key]
@@ -353,6 +354,8 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
             del procs[cell.key]
         bar.update(1)
         save_run(run_dir, doc)
+    bar.write(f"round {round_ + 1}/{doc['config']['trials']}: {len(order)} cell(s) in "
+              f"{time.time() - started:.0f} s", file=sys.stderr)
 
 
 def settle(record: dict, trials: int) -> None:
