@@ -87,8 +87,8 @@ def add_run_parser(sub) -> None:
     p.add_argument("--target-accuracy", type=float,
                    help="validation accuracy for time-to-accuracy (default: 1.5 / classes)")
     p.add_argument("--telemetry-hz", type=positive_float, default=5.0, help="telemetry samples per second")
-    p.add_argument("--overhead-check", action=argparse.BooleanOptionalAction, default=None,
-                   help="measure the telemetry sampler's overhead (default: on in the default profile)")
+    p.add_argument("--overhead-check", action=argparse.BooleanOptionalAction, default=False,
+                   help="also measure the telemetry sampler's overhead (about 2 minutes; default: off)")
     p.add_argument("--on-bad-file", default="stop", choices=ON_BAD_FILE,
                    help="stop (default): a data check that finds bad files ends the run before measuring; "
                    "skip: leave them out for every variant and record them")
@@ -203,7 +203,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         min_sample_s=args.min_sample_s or profile.min_sample_s,
         step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
         telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
-        overhead_check=profile.name == "default" if args.overhead_check is None else args.overhead_check,
+        overhead_check=args.overhead_check,
         on_bad_file=args.on_bad_file,
         memory_budget_bytes=parse_size(args.memory_budget) if args.memory_budget else None,
         results_dir=str(args.results_dir),

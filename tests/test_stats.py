@@ -105,3 +105,20 @@ def test_unpaired_comparison_names_its_test():
     (result,) = stats.finish_comparisons([part])
     assert result.ratio == pytest.approx(100 / 80) and "Mann-Whitney" in result.test
     assert result.low < result.ratio < result.high
+
+
+def test_calibration_ends_with_a_long_enough_sample_and_on_an_input_that_reads_nothing():
+    """pyperf's calibration with a fake clock: each repeat costs 10 ms, or nothing at all."""
+    from bench.modes import CALIBRATION_MARGIN, calibrate
+
+    tried = []
+
+    def ten_ms_each(repeats):
+        tried.append(repeats)
+        return repeats * 0.010
+
+    repeats, per_repeat = calibrate(ten_ms_each, min_sample_s=1.0)
+    assert repeats * 0.010 >= 1.0 * CALIBRATION_MARGIN and per_repeat == pytest.approx(0.010)
+    assert tried == sorted(tried) and len(tried) <= 3, "it jumps to what the last sample implies"
+    assert calibrate(lambda repeats: 0.0, min_sample_s=1.0) == (1, 0.0)
+    assert calibrate(lambda repeats: 1e-9, min_sample_s=1.0, limit=64)[0] == 64
