@@ -75,17 +75,21 @@ def calibrate(sample_s, min_sample_s: float, first: int = 1, limit: int = 100_00
     """As pyperf calibrates loops: raise the repeats until one sample lasts long enough.
 
     `sample_s(repeats)` takes a real sample and returns its seconds. The repeats grow
-    (at least doubling, or straight to what the last sample implies) until a sample
-    reaches `min_sample_s` with a margin; returns the repeats and seconds per repeat.
+    (at least doubling, or straight to what the last sample implies) until two samples
+    in a row reach `min_sample_s` with a margin (one may have run while something else
+    was still busy); returns the repeats and seconds per repeat.
     """
-    repeats = first
+    repeats, confirmed = first, False
     while True:
         seconds = sample_s(repeats)
         if seconds <= 0:  # nothing was read (an input that runs dry): longer will not help
             return repeats, 0.0
-        if seconds >= min_sample_s * CALIBRATION_MARGIN or repeats >= limit:
+        long_enough = seconds >= min_sample_s * CALIBRATION_MARGIN
+        if (long_enough and confirmed) or repeats >= limit:
             return repeats, seconds / repeats
-        repeats = min(max(repeats * 2, repeats_for(seconds / repeats, min_sample_s)), limit)
+        confirmed = long_enough
+        if not long_enough:
+            repeats = min(max(repeats * 2, repeats_for(seconds / repeats, min_sample_s)), limit)
 
 
 def stub_consumer(image_size, num_classes):

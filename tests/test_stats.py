@@ -119,6 +119,10 @@ def test_calibration_ends_with_a_long_enough_sample_and_on_an_input_that_reads_n
 
     repeats, per_repeat = calibrate(ten_ms_each, min_sample_s=1.0)
     assert repeats * 0.010 >= 1.0 * CALIBRATION_MARGIN and per_repeat == pytest.approx(0.010)
-    assert tried == sorted(tried) and len(tried) <= 3, "it jumps to what the last sample implies"
+    assert tried == sorted(tried) and len(tried) <= 4, "it jumps to what the last sample implies"
+    assert tried[-1] == tried[-2], "the length is confirmed by a second sample"
+    busy_first = iter([0.02, 0.02, 0.01, 0.01, 0.01])  # per repeat: slow while something else ran
+    repeats, per_repeat = calibrate(lambda repeats: next(busy_first) * repeats, min_sample_s=1.0)
+    assert (repeats, per_repeat) == (110, pytest.approx(0.01)), "a second sample caught the first one's luck"
     assert calibrate(lambda repeats: 0.0, min_sample_s=1.0) == (1, 0.0)
     assert calibrate(lambda repeats: 1e-9, min_sample_s=1.0, limit=64)[0] == 64
