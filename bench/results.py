@@ -8,6 +8,7 @@ CSV can always be regenerated. Every write is atomic (temporary file + rename).
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -45,8 +46,9 @@ CSV_COLUMNS = [
     "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
     "train_accuracy", "val_accuracy", "time_to_accuracy_s",
     "stall_percent", "stall_percent_low", "stall_percent_high", "au_percent", "au_percent_low",
-    "au_percent_high", "input_bound", "baseline", "vs_baseline_ratio", "vs_baseline_low", "vs_baseline_high",
-    "vs_baseline_p_adjusted", "vs_baseline_verdict",
+    "au_percent_high", "input_bound", "fastest", "vs_fastest_ratio", "vs_fastest_low", "vs_fastest_high",
+    "vs_fastest_p_adjusted", "vs_fastest_verdict", "baseline", "vs_baseline_ratio", "vs_baseline_low",
+    "vs_baseline_high",
     "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent", "warmup_included", "error", "note",
 ]
 BASELINES = ("image_data_generator", "generator")  # the usual starting points, in order of preference
@@ -145,7 +147,8 @@ class CellStats:
     peak_rss_bytes: int | None
     gpu_util_percent: float | None
     short_samples: int  # samples shorter than the run's --min-sample-s
-    vs_baseline: Comparison | None = None
+    vs_fastest: Comparison | None = None  # the report's one family of tests
+    vs_baseline: Comparison | None = None  # the paired ratio and its interval only
 
     @property
     def cell(self) -> Cell:
@@ -190,10 +193,20 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
 
 @dataclass(frozen=True)
 class Analysis:
-    """Every cell's figures and their paired comparison with the baseline, Holm-corrected together."""
+    """Every cell's figures and its paired comparisons, as the CSV and the report show them.
+
+    One family of tests per run: every cell against the fastest of the cells that learn as
+    well as the best (`accurate`), Holm-corrected together, so that each verdict a report
+    prints comes from the same correction. Against the baseline (ImageDataGenerator, say)
+    each cell gets its paired ratio with its interval: an effect size, not another test.
+    """
 
     cells: tuple[CellStats, ...]
     baseline: CellStats | None
+    fastest: CellStats | None
+    accurate: tuple[CellStats, ...] = ()
+    best_accuracy: float | None = None
+    accuracy_noise: float | None = None
     test: str = PAIRED_TEST
 
 
@@ -209,20 +222,44 @@ def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | N
     return None
 
 
+def accurate_cells(cells: list[CellStats], num_val: int) -> tuple[list[CellStats], float | None, float]:
+    """The measured cells whose validation accuracy is within the noise of the best one (the 95%
+    binomial half-width of the best accuracy on `num_val` images), the best and that noise."""
+    ok = [c for c in cells if c.result.status == "ok" and c.train is not None and c.val_accuracy is not None]
+    if not ok:
+        return [], None, 0.0
+    best = max(c.val_accuracy for c in ok)
+    noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
+    return [c for c in ok if c.val_accuracy >= best - noise], best, noise
+
+
 def analyse(doc: dict, baseline: str | None = None) -> Analysis:
-    """The run's cells with their statistics and a paired comparison of each with the baseline."""
+    """The run's cells with their statistics, each compared with the fastest accurate cell."""
     target = doc.get("target_accuracy")
     min_sample_s = (doc.get("config") or {}).get("min_sample_s")
     cells = [cell_stats(CellResult.from_dict(c), target, min_sample_s) for c in doc.get("cells", [])]
+    accurate, best, noise = accurate_cells(cells, (doc.get("dataset") or {}).get("num_val") or 0)
+    fastest = max(accurate, key=lambda c: c.train.median) if accurate else None
     base = pick_baseline(cells, baseline or doc.get("baseline"))
-    if base is None:
-        return Analysis(tuple(cells), None)
-    others = [c for c in cells if c is not base and c.train is not None]
-    parts = [paired(c.cell.label, base.cell.label, "train", c.result.by_round("train"),
-                    base.result.by_round("train")) for c in others]
-    compared = dict(zip([id(c) for c in others], finish_comparisons(parts), strict=True))
-    cells = [replace(c, vs_baseline=compared.get(id(c))) for c in cells]
-    return Analysis(tuple(cells), next(c for c in cells if c.result is base.result))
+    others = [c for c in cells if c is not fastest and c.train is not None] if fastest else []
+    tested = dict(zip([id(c) for c in others], finish_comparisons(
+        [paired(c.cell.label, fastest.cell.label, "train", c.result.by_round("train"),
+                fastest.result.by_round("train")) for c in others]), strict=True))
+
+    def ratio_to_base(c: CellStats) -> Comparison | None:
+        if base is None or c is base or c.train is None:
+            return None
+        part = paired(c.cell.label, base.cell.label, "train", c.result.by_round("train"),
+                      base.result.by_round("train"))
+        if not part["n"]:
+            return None
+        kept = {k: v for k, v in part.items() if k not in ("min_p", "p_value", "test")}
+        return Comparison(**kept, p_value=None, p_adjusted=None, verdict="", test="ratio only")
+
+    done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c)) for c in cells]
+    find = {id(old): new for old, new in zip(cells, done, strict=True)}
+    return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
+                    tuple(find[id(c)] for c in accurate), best, noise)
 
 
 def mode_summaries(cell: dict) -> dict[str, Summary | None]:
@@ -231,10 +268,11 @@ def mode_summaries(cell: dict) -> dict[str, Summary | None]:
     return {mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)}
 
 
-def run_row(stats_: CellStats, run: ModeRun, target: float | None, baseline: CellStats | None) -> dict:
+def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Analysis) -> dict:
     """One tidy CSV row: one mode of one round of one cell, with the cell's derived figures."""
     cell, summary = stats_.cell, stats_.modes.get(run.mode)
-    epochs, telemetry, versus = run.epochs, run.telemetry or {}, stats_.vs_baseline
+    epochs, telemetry, versus, tested = run.epochs, run.telemetry or {}, stats_.vs_baseline, stats_.vs_fastest
+    baseline, fastest = analysis.baseline, analysis.fastest
     last = epochs[-1] if epochs else {}
     is_train = run.mode == "train"
     stall, au = stats_.stall, stats_.au
@@ -259,12 +297,10 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, baseline: Cel
         "stall_percent_high": stall.high if stall else None,
         "au_percent": au.median if au else None, "au_percent_low": au.low if au else None,
         "au_percent_high": au.high if au else None, "input_bound": stats_.input_bound,
+        "fastest": fastest.cell.label if fastest else None,
+        **comparison_columns("vs_fastest", tested, ("ratio", "low", "high", "p_adjusted", "verdict")),
         "baseline": baseline.cell.label if baseline else None,
-        "vs_baseline_ratio": versus.ratio if versus else None,
-        "vs_baseline_low": versus.low if versus else None,
-        "vs_baseline_high": versus.high if versus else None,
-        "vs_baseline_p_adjusted": versus.p_adjusted if versus else None,
-        "vs_baseline_verdict": versus.verdict if versus else None,
+        **comparison_columns("vs_baseline", versus, ("ratio", "low", "high")),
         "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
         "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
         "warmup_included": run.extra.get("warmup_included"),
@@ -272,17 +308,21 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, baseline: Cel
     }
 
 
-def cell_rows(stats_: CellStats, target: float | None, baseline: CellStats | None) -> list[dict]:
+def comparison_columns(prefix: str, comparison: Comparison | None, keys: tuple[str, ...]) -> dict:
+    return {f"{prefix}_{key}": getattr(comparison, key) if comparison else None for key in keys}
+
+
+def cell_rows(stats_: CellStats, target: float | None, analysis: Analysis) -> list[dict]:
     """Tidy rows of one cell; a cell that produced no run at all still gets one row with its status."""
     runs = stats_.result.runs or (ModeRun(mode=None, round=0, status=stats_.result.status,
                                           error=stats_.result.error),)
-    return [run_row(stats_, run, target, baseline) for run in runs]
+    return [run_row(stats_, run, target, analysis) for run in runs]
 
 
 def to_frame(doc: dict) -> pd.DataFrame:
     analysis = analyse(doc)
     target = doc.get("target_accuracy")
-    rows = [row for c in analysis.cells for row in cell_rows(c, target, analysis.baseline)]
+    rows = [row for c in analysis.cells for row in cell_rows(c, target, analysis)]
     return pd.DataFrame(rows, columns=CSV_COLUMNS)
 
 

@@ -15,8 +15,9 @@ def cell(variant: str, rates: list[float], accuracy: float = 0.9, status: str = 
 
 
 def pick_of(*cells: dict, num_val: int = 240) -> dict | None:
-    rows, _ = cell_summary({"cells": list(cells), "target_accuracy": None, "config": {}})
-    return recommend(rows, num_val)
+    rows, analysis = cell_summary({"cells": list(cells), "target_accuracy": None, "config": {},
+                                   "dataset": {"num_val": num_val}})
+    return recommend(rows, analysis)
 
 
 DRIFT = [1.0, 0.7, 1.2, 0.8, 1.1, 0.9, 1.3, 0.6, 1.05]  # the machine's speed in each of 9 rounds
@@ -47,6 +48,7 @@ def test_a_faster_cell_that_learns_measurably_worse_is_not_recommended():
     pick = pick_of(fast_but_worse, good)
     assert [m["row"]["variant"] for m in pick["members"]] == ["good"]
     assert [r["variant"] for r in pick["excluded"]] == ["worse"]
+    assert pick["fastest"]["vs_fastest"] is None and pick["fastest"]["variant"] == "good"
     assert 0 < pick["noise"] < 0.4
 
 
@@ -56,3 +58,15 @@ def test_one_round_gives_no_claim_and_failed_cells_never_win():
     pick = pick_of(one, other, failed)
     assert [m["row"]["variant"] for m in pick["members"]] == ["other", "one"]  # untestable: not slower
     assert pick_of(failed) is None
+
+
+def test_the_table_and_the_headline_read_one_family_of_tests():
+    """The baseline column is a paired ratio without a test; verdicts are against the fastest only."""
+    base = cell("image_data_generator", [800 * d for d in DRIFT])
+    fast = cell("fast", [1000 * d for d in DRIFT])
+    rows, analysis = cell_summary({"cells": [base, fast], "target_accuracy": None, "config": {},
+                                   "dataset": {"num_val": 240}})
+    by_variant = {r["variant"]: r for r in rows}
+    assert by_variant["fast"]["speedup"] == 1.25 and by_variant["fast"]["stats"].vs_baseline.verdict == ""
+    assert by_variant["image_data_generator"]["vs_fastest"].verdict == "slower"
+    assert analysis.fastest.cell.variant == "fast"

@@ -20,8 +20,8 @@ def recommended(run_dir: Path) -> tuple[dict[str, float], list[str]]:
     from bench.results import load_run
 
     doc = load_run(run_dir)
-    rows, _ = cell_summary(doc)
-    pick = recommend(rows, doc["dataset"].get("num_val") or 0)
+    rows, analysis = cell_summary(doc)
+    pick = recommend(rows, analysis)
     medians = {r["label"]: r["images_per_sec"] for r in rows if r["images_per_sec"]}
     return medians, [m["row"]["label"] for m in pick["members"]] if pick else []
 

@@ -7,7 +7,6 @@ system (labels, paths, variant names, error messages).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import jinja2
@@ -17,7 +16,7 @@ from bench.errors import PipebenchError
 from bench.report import figures
 from bench.report.scaling import service_scaling
 from bench.results import Analysis, CellStats, analyse, atomic_write_text, load_run
-from bench.stats import PAIRED_TEST, TOO_FEW, finish_comparisons, min_rounds_for, paired
+from bench.stats import TOO_FEW, min_rounds_for
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench.report", "."),
@@ -49,7 +48,7 @@ def cell_row(stats_: CellStats) -> dict:
         "cpu_percent": stats_.cpu_percent, "peak_rss_bytes": stats_.peak_rss_bytes,
         "gpu_util_percent": stats_.gpu_util_percent, "short_samples": stats_.short_samples,
         "speedup": versus.ratio if versus else None, "speedup_text": versus.text if versus else None,
-        "speedup_verdict": versus.verdict if versus else None,
+        "vs_fastest": stats_.vs_fastest,
         "note": result.note or next((r.note for r in result.runs_of("train") if r.note), None),
     }
 
@@ -78,7 +77,7 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
                              f"{', '.join(sorted({r['variant'] for r in rows}))}")
     scaling = service_scaling(rows)
     html = ENV.get_template("report.html.j2").render(
-        doc=doc, rows=rows, pick=recommend(rows, doc["dataset"].get("num_val") or 0), fmt=format_number,
+        doc=doc, rows=rows, pick=recommend(rows, analysis), fmt=format_number,
         scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
@@ -94,40 +93,37 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
     return path
 
 
-def recommend(rows: list[dict], num_val: int) -> dict | None:
+def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     """The set of cells to choose from: as accurate as the best, and not significantly slower
     than the fastest of them.
 
     Eligible: validation accuracy within the noise of the best one (the 95% binomial
-    half-width of the best accuracy on `num_val` images), so a faster pipeline that
-    learns measurably worse is not recommended. The fastest eligible cell (highest
-    median training rate) is compared with every other eligible one, paired by round
-    (`bench.stats`, Holm-corrected across them); the set is the fastest plus those the
+    half-width of the best accuracy), so a faster pipeline that learns measurably worse
+    is not recommended. Every cell is compared with the fastest eligible cell (highest
+    median training rate), paired by round (`bench.results.analyse`: the report's one
+    family of tests, Holm-corrected); the set is the fastest plus the eligible cells the
     test cannot call slower, each with its ratio to the fastest and interval. What
     separates them (AU, memory, first batch) is for the reader to weigh.
     """
-    ok = [r for r in rows if r["status"] == "ok" and r["images_per_sec"] and r["val_accuracy"] is not None]
-    if not ok:
+    if analysis.fastest is None:
         return None
-    best = max(r["val_accuracy"] for r in ok)
-    noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
-    eligible = [r for r in ok if r["val_accuracy"] >= best - noise]
-    fastest = max(eligible, key=lambda r: r["images_per_sec"])
-    others = [r for r in eligible if r is not fastest]
-    parts = [paired(r["label"], fastest["label"], "train", r["stats"].result.by_round("train"),
-                    fastest["stats"].result.by_round("train")) for r in others]
-    compared = finish_comparisons(parts)
-    pairs = [{"row": r, "comparison": c} for r, c in zip(others, compared, strict=True)]
+    by_cell = {id(r["stats"]): r for r in rows}
+    fastest = by_cell[id(analysis.fastest)]
+    pairs = [{"row": by_cell[id(c)], "comparison": c.vs_fastest} for c in analysis.accurate
+             if c is not analysis.fastest and c.vs_fastest is not None]
     tied = [p for p in pairs if p["comparison"].verdict != "slower"]
-    members = [{"row": fastest, "comparison": None}, *tied]
-    members.sort(key=lambda m: -m["row"]["images_per_sec"])
-    slower = [p for p in pairs if p["comparison"].verdict == "slower"]
+    members = sorted([{"row": fastest, "comparison": None}, *tied], key=lambda m: -m["row"]["images_per_sec"])
     untestable = [p for p in pairs if p["comparison"].verdict == TOO_FEW]
-    needed = min_rounds_for(len(pairs)) if untestable else None
-    return {"fastest": fastest, "members": members, "slower": slower, "best_accuracy": best, "noise": noise,
-            "excluded": [r for r in ok if r not in eligible], "test": PAIRED_TEST,
-            "too_few_rounds": {"rounds": min(p["comparison"].n for p in untestable), "needed": needed,
-                               "comparisons": len(pairs)} if untestable else None}
+    family = sum(1 for c in analysis.cells if c.vs_fastest is not None)
+    accurate = {id(c) for c in analysis.accurate}
+    return {"fastest": fastest, "members": members, "best_accuracy": analysis.best_accuracy,
+            "slower": [p for p in pairs if p["comparison"].verdict == "slower"],
+            "noise": analysis.accuracy_noise, "test": analysis.test,
+            "excluded": [r for r in rows if r["status"] == "ok" and r["images_per_sec"]
+                         and id(r["stats"]) not in accurate],
+            "too_few_rounds": {"rounds": min(p["comparison"].n for p in untestable),
+                               "needed": min_rounds_for(family), "comparisons": family}
+            if untestable else None}
 
 
 def format_number(value, digits: int = 0) -> str:
