@@ -248,7 +248,8 @@ def cmd_list() -> int:
     print("profiles:")
     for p in PROFILES.values():
         print(f"    {p.name:8s} {p.num_train} train / {p.num_val} val images, {p.image_size}px, "
-              f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.trials} trial(s)")
+              f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.trials} round(s) "
+              f"of samples >= {p.min_sample_s:g} s")
     return 0
 
 
