@@ -12,9 +12,9 @@
   while the "accelerator" is busy, as they would beside a real one.
 
 Every timed sample is calibrated, as pyperf calibrates its loops: once per cell
-the worker times one epoch (or step) and fixes how many epochs (steps) a sample
-repeats so that it lasts at least `min_sample_s`; every round then repeats that
-many. A sample's window is continuous, from the start of the first epoch after
+the worker takes real samples, longer until two in a row last at least
+`min_sample_s` (`calibrate`), and fixes how many epochs (steps) a sample repeats;
+every round then repeats that many. A sample's window is continuous, from the start of the first epoch after
 the warm-up epoch to the end of the last batch, so the costs between epochs
 (an iterator restarted, or not) count the same way for every variant. Each
 sample keeps its images and seconds.

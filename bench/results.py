@@ -178,7 +178,7 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
     short = sum(1 for r in result.runs if r.ok and min_sample_s and (r.sample.seconds or 0) < min_sample_s)
     return CellStats(
         result=result,
-        modes={mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)},
+        modes=summaries_of(result),
         stall=summarize(per_round_stall(result)),
         au=summarize([100.0 * r.au for r in result.runs_of("simulated") if r.au is not None]),
         val_accuracy=median_of(accuracies), val_accuracies=accuracies,
@@ -262,10 +262,14 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
                     tuple(find[id(c)] for c in accurate), best, noise)
 
 
-def mode_summaries(cell: dict) -> dict[str, Summary | None]:
+def summaries_of(result: CellResult) -> dict[str, Summary | None]:
     """Median and interval of each mode's per-round rates (successful runs only)."""
-    result = CellResult.from_dict(cell)
     return {mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)}
+
+
+def mode_summaries(cell: dict) -> dict[str, Summary | None]:
+    """`summaries_of` a stored cell record."""
+    return summaries_of(CellResult.from_dict(cell))
 
 
 def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Analysis) -> dict:

@@ -388,14 +388,13 @@ def run_overhead_check(job: dict) -> dict:
     hz = job["settings"]["telemetry_hz"]
     cell.modes = replace(cell.modes, min_sample_s=max(cell.modes.min_sample_s, 5.0 / hz))
     epochs = modes.calibrate_epochs(lambda: cell.pipeline(0)[0], cell.modes)[0]
-    measured = overhead_rates(cell, job["overhead_repeats"], job["settings"]["telemetry_hz"], epochs)
+    measured = overhead_rates(cell, job["overhead_repeats"], hz, epochs)
     on, off = measured["rates"][True], measured["rates"][False]
     paired = stats.finish_comparisons([stats.paired("sampler on", "sampler off", "pipeline",
                                                     dict(enumerate(on)), dict(enumerate(off)))])[0]
     return {**job["cell"], "status": "ok", "on_images_per_sec": on, "off_images_per_sec": off,
             "ratio": paired.ratio, "comparison": paired.to_dict(), "epochs_per_run": epochs,
-            "telemetry_hz": job["settings"]["telemetry_hz"],
-            "sampler_cpu_percent": measured["sampler_cpu_percent"]}
+            "telemetry_hz": hz, "sampler_cpu_percent": measured["sampler_cpu_percent"]}
 
 
 def main(argv: list[str]) -> int:

@@ -52,7 +52,9 @@ def peer_rate(dataset, count: int, loops: int) -> float:
 
 @pytest.mark.parametrize("make, count, loops, tolerance", [
     (lambda: known_cost.sleep_per_image(64, 0.005), 64, 3, 0.02),
-    (lambda: known_cost.python_per_batch(256, 40_000), 256, 2, 0.04),  # CPU-bound: noisier here
+    # CPU-bound and holding the GIL: on the 2-core VM single rounds of this pair spread by
+    # +-20-25% (README, Measurement notes), so a test of 5 rounds can only hold it to 15%
+    (lambda: known_cost.python_per_batch(256, 40_000), 256, 8, 0.15),
 ], ids=["sleep-per-image", "python-per-batch"])
 def test_pipeline_mode_agrees_with_tfds_benchmark(make, count, loops, tolerance):
     """Paired, in alternating rounds: the median ratio of pipebench's pipeline mode to tfds.benchmark."""
