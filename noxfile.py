@@ -1,4 +1,4 @@
-"""Sessions: `bench` (the default profile), `tests`, `lint`, `report`, `asv`, `microbench`.
+"""Sessions: `bench` (the default preset), `tests`, `lint`, `report`, `asv`, `microbench`.
 
 TensorFlow's build is chosen per machine: the GPU build (`tensorflow[and-cuda]`)
 where `nvidia-smi` lists a GPU, the CPU build (`tensorflow-cpu`) elsewhere.
@@ -62,9 +62,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The default profile; what follows `--` goes to `pipebench run`."""
+    """The default preset; what follows `--` goes to `pipebench run`."""
     install(session)
-    session.run("python", "-m", "bench", "run", "--profile", "default", *session.posargs)
+    session.run("python", "-m", "bench", "run", "--preset", "default", *session.posargs)
 
 
 @nox.session

@@ -12,9 +12,10 @@ import signal
 import sys
 from pathlib import Path
 
-from bench.checks import ON_BAD_FILE, DataCheckFailed
-from bench.config import PROFILES
+from bench.config import PRESETS
+from bench.data.checks import ON_BAD_FILE, DataCheckFailed
 from bench.errors import PipebenchError
+from pipelines import load_plugins
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,7 +53,7 @@ positive_float = positive(float, 1e-3, "a number")
 
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", help="measure pipeline variants (each cell in a child process)")
-    p.add_argument("--profile", default="default", help="quick, default or full (sizes and extra rows)")
+    add_preset_argument(p, "quick, default or full: dataset size, rounds, sample length, extra rows")
     p.add_argument("--data-dir", type=Path, help="folder with one subfolder of images per class")
     p.add_argument("--val-dir", type=Path, help="separate validation folder, same layout")
     p.add_argument("--val-split", type=float, default=0.2, help="validation fraction when no --val-dir")
@@ -73,7 +74,7 @@ def add_run_parser(sub) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--trials", type=positive_int, help="rounds: every cell is measured once per round")
     p.add_argument("--min-sample-s", type=positive_float, metavar="SECONDS",
-                   help="every timed sample lasts at least this long (default: the profile's, 0.25-1)")
+                   help="every timed sample lasts at least this long (default: the preset's, 0.25-1)")
     p.add_argument("--image-size", type=positive_int, help="square side the images are resized to")
     p.add_argument("--num-train", type=positive_int, help="embedded dataset: training images")
     p.add_argument("--num-val", type=positive_int, help="embedded dataset: validation images")
@@ -99,12 +100,26 @@ def add_run_parser(sub) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="finish an interrupted run: measure the cells it lacks, with its configuration")
     p.add_argument("--baseline", help="variant the report computes speedups against "
-                   "(default: image_data_generator, else generator)")
+                   "(default: the usual starting point, image_data_generator, else generator)")
 
 
-def add_profile_parser(p, kind: str) -> None:
+def add_preset_argument(p, text: str) -> None:
+    """`--preset`, and `--profile`, its earlier name, kept working with a deprecation message."""
+    p.add_argument("--preset", default="default", help=text)
+    p.add_argument("--profile", dest="old_profile_flag", help=argparse.SUPPRESS)
+
+
+def renamed_flags(args: argparse.Namespace) -> None:
+    """Apply the deprecated spellings, saying so once on stderr."""
+    if getattr(args, "old_profile_flag", None) is not None:
+        print("pipebench: --profile is deprecated, use --preset (same values); `pipebench profile` is the "
+              "stage-breakdown command", file=sys.stderr)
+        args.preset = args.old_profile_flag
+
+
+def add_tuning_parser(p, kind: str) -> None:
     p.add_argument("--variant", required=True, help="the variant (see `list`), or custom:MODULE:FUNCTION")
-    p.add_argument("--profile", default="default", help="embedded dataset size of this profile")
+    add_preset_argument(p, "quick, default or full: the embedded dataset's size")
     p.add_argument("--data-dir", type=Path, help="your images instead of the embedded dataset")
     p.add_argument("--val-dir", type=Path)
     p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE")
@@ -131,17 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="pipebench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     add_run_parser(sub)
-    sub.add_parser("list", help="list the variants, their options and the profiles")
+    sub.add_parser("list", help="list the variants, their options and capabilities, and the presets")
     chk = sub.add_parser("check", help="check an image folder for files that would break or skew a run")
     chk.add_argument("--data-dir", type=Path, required=True, help="folder with one subfolder per class")
     chk.add_argument("--val-dir", type=Path, help="separate validation folder, same layout")
     chk.add_argument("--val-split", type=float, default=0.2, help="validation fraction when no --val-dir")
-    chk.add_argument("--image-size", type=positive_int, default=PROFILES["default"].image_size,
+    chk.add_argument("--image-size", type=positive_int, default=PRESETS["default"].image_size,
                      help="target side the run would resize to (for the too-small check)")
     chk.add_argument("--seed", type=int, default=0)
     for name, text in (("profile", "find the stage that limits one variant, advise, and verify the advice"),
                        ("sweep", "throughput of one variant against each of its knobs")):
-        add_profile_parser(sub.add_parser(name, help=text), name)
+        add_tuning_parser(sub.add_parser(name, help=text), name)
     rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
     rep.add_argument("run", type=Path, help="a results/<run-id> folder")
     rep.add_argument("--baseline", help="variant to compute speedups against")
@@ -157,26 +172,26 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         build_cells,
         check_modes,
         check_range,
-        get_profile,
+        get_preset,
         step_seconds,
     )
-    from bench.data import EmbeddedDataset
+    from bench.data.dataset import EmbeddedDataset
     from bench.errors import unknown_choice
-    from bench.memory import parse_size
-    from bench.models import MODELS
+    from bench.run.memory import parse_size
+    from bench.run.models import MODELS
     from pipelines.base import split_overrides, validate_overrides
 
-    profile = get_profile(args.profile)
+    preset = get_preset(args.preset)
     if args.model not in MODELS:
         raise unknown_choice("model", args.model, MODELS)
     check_range("--val-split", args.val_split, 0.0, 1.0)
     if args.target_accuracy is not None:
         check_range("--target-accuracy", args.target_accuracy, 0.0, 1.0)
-    batch_size = args.batch_size or profile.batch_size
+    batch_size = args.batch_size or preset.batch_size
     embedded = EmbeddedDataset(
-        num_train=args.num_train or profile.num_train, num_val=args.num_val or profile.num_val,
-        image_size=args.image_size or profile.image_size,
-        num_classes=args.num_classes or profile.num_classes, seed=args.seed,
+        num_train=args.num_train or preset.num_train, num_val=args.num_val or preset.num_val,
+        image_size=args.image_size or preset.image_size,
+        num_classes=args.num_classes or preset.num_classes, seed=args.seed,
     )
     if args.model == "mobilenet_v2" and embedded.image_size < 32:
         raise PipebenchError("--model mobilenet_v2 needs --image-size >= 32")
@@ -184,23 +199,23 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         workers = [positive_int(k) for k in args.service_workers] if args.service_workers else None
     except argparse.ArgumentTypeError as exc:
         raise PipebenchError(f"--service-workers: {exc}") from None
-    if workers is None and args.variants is None and args.service is None and profile.service_workers:
-        workers = list(profile.service_workers)
-    cells, skipped = build_cells(profile, args.variants, args.precisions, args.augmentations, args.pipeline,
+    if workers is None and args.variants is None and args.service is None and preset.service_workers:
+        workers = list(preset.service_workers)
+    cells, skipped = build_cells(preset, args.variants, args.precisions, args.augmentations, args.pipeline,
                                  workers, args.service, args.backend)
     if args.baseline and args.baseline not in {c.variant for c in cells}:
         raise PipebenchError(f"--baseline {args.baseline!r} is not among the variants run; valid: "
                              f"{', '.join(sorted({c.variant for c in cells}))}")
     validate_overrides(sorted({c.variant for c in cells}), split_overrides(args.opt))
     return RunConfig(
-        profile=profile.name, embedded=embedded,
+        preset=preset.name, embedded=embedded,
         data_dir=str(args.data_dir) if args.data_dir else None,
         val_dir=str(args.val_dir) if args.val_dir else None, val_split=args.val_split,
-        model=args.model, epochs=args.epochs or profile.epochs,
-        batch_size=batch_size, trials=args.trials or profile.trials,
+        model=args.model, epochs=args.epochs or preset.epochs,
+        batch_size=batch_size, trials=args.trials or preset.trials,
         seed=args.seed, cells=cells, skipped=skipped, options=tuple(args.opt),
-        timeout_s=args.timeout or profile.timeout_s, modes=check_modes(args.modes),
-        min_sample_s=args.min_sample_s or profile.min_sample_s,
+        timeout_s=args.timeout or preset.timeout_s, modes=check_modes(args.modes),
+        min_sample_s=args.min_sample_s or preset.min_sample_s,
         step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
         telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
         overhead_check=args.overhead_check,
@@ -213,8 +228,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
 
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from bench.config import RunConfig
-    from bench.results import load_run
-    from bench.runner import run
+    from bench.results.store import load_run
+    from bench.run.runner import run
 
     if args.resume is not None:
         config = RunConfig.from_dict(load_run(args.resume)["config"])
@@ -236,17 +251,19 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_list() -> int:
-    from bench.config import PROFILES
+    from bench.config import PRESETS
     from pipelines import REGISTRY
 
     for variant in REGISTRY.values():
         augs = ",".join(sorted(variant.augmentations))
         tf_free = "" if variant.needs_tensorflow else "; runs without TensorFlow"
         print(f"{variant.name:30s} [{variant.family}] {variant.description} (augmentations: {augs}{tf_free})")
+        if variant.capabilities():
+            print(f"    ({'; '.join(variant.capabilities())})")
         for opt in variant.options:
             print(f"    {opt.name}={opt.default!s:10s} {opt.help}")
-    print("profiles:")
-    for p in PROFILES.values():
+    print("presets (--preset):")
+    for p in PRESETS.values():
         print(f"    {p.name:8s} {p.num_train} train / {p.num_val} val images, {p.image_size}px, "
               f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.trials} round(s) "
               f"of samples >= {p.min_sample_s:g} s")
@@ -256,11 +273,11 @@ def cmd_list() -> int:
 def cmd_compare(runs: list[Path], out: Path | None) -> int:
     import time
 
-    from bench.compare import compare_runs, render_comparison
+    from bench.results.compare import compare_runs, render_comparison
 
     if len(runs) < 2:
         raise PipebenchError("compare needs two or more run folders")
-    from bench.compare import DRIFT_NOTE
+    from bench.results.compare import DRIFT_NOTE
     from bench.stats import UNPAIRED_TEST
 
     warnings, frames, _ = compare_runs(runs)
@@ -284,10 +301,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     """`profile` or `sweep` of one variant; prints the findings and the page's path."""
     import time
 
-    from bench.config import DEFAULT_TARGET_RATE, get_profile
-    from bench.data import EmbeddedDataset, resolve_spec
+    from bench.config import DEFAULT_TARGET_RATE, get_preset
+    from bench.data.dataset import EmbeddedDataset, resolve_spec
     from bench.errors import unknown_choice
-    from bench.profiling import ProfileJob, run_profile, run_sweep_job
+    from bench.tune.commands import ProfileJob, run_profile, run_sweep_job
     from pipelines.base import AUGMENTATIONS, get_variant
 
     if args.variant.startswith("custom:"):
@@ -297,7 +314,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     get_variant(args.variant)
     if args.augmentation not in AUGMENTATIONS:
         raise unknown_choice("augmentation", args.augmentation, AUGMENTATIONS)
-    prof = get_profile(args.profile)
+    prof = get_preset(args.preset)
     embedded = EmbeddedDataset(prof.num_train, prof.num_val, prof.image_size, prof.num_classes, args.seed)
     spec, _ = resolve_spec(args.data_dir, args.val_dir, 0.2, embedded, args.seed)
     batch_size = args.batch_size or prof.batch_size
@@ -352,7 +369,7 @@ def print_profile(record: dict) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Print every finding of the data check; status 2 when a run would stop on them."""
     from bench.config import check_range
-    from bench.data import EmbeddedDataset, resolve_spec
+    from bench.data.dataset import EmbeddedDataset, resolve_spec
 
     check_range("--val-split", args.val_split, 0.0, 1.0)
     embedded = EmbeddedDataset(0, 0, args.image_size, 2)  # only its image size matters here
@@ -380,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = build_parser().parse_args(argv)
+        renamed_flags(args)
+        load_plugins()
         if args.command == "run":
             return cmd_run(args, argv)
         if args.command == "list":

@@ -1,7 +1,7 @@
-"""Run configuration: profiles (quick, default, full) and the cells a run measures.
+"""Run configuration: presets (quick, default, full) and the cells a run measures.
 
 A cell is one variant x precision x augmentation; each is measured in a child
-process of its own (see `bench.runner`). Everything here is a frozen dataclass
+process of its own (see `bench.run.runner`). Everything here is a frozen dataclass
 and is validated before anything is measured.
 """
 
@@ -10,11 +10,18 @@ from __future__ import annotations
 import itertools
 from dataclasses import asdict, dataclass, replace
 
-from bench.data import EmbeddedDataset
+from bench.data.dataset import EmbeddedDataset
 from bench.errors import PipebenchError, unknown_choice
-from bench.models import PRECISIONS
-from bench.modes import MODES
-from pipelines.base import AUGMENTATIONS, REGISTRY, expand_names, get_variant
+from bench.run.models import PRECISIONS
+from bench.run.modes import MODES
+from pipelines.base import (
+    AUGMENTATIONS,
+    REGISTRY,
+    expand_names,
+    family_defaults,
+    get_variant,
+    reference_variant,
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,13 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Profile:
-    """Defaults for a run's size; `extra_cells` add the precision and augmentation rows."""
+class Preset:
+    """A run's size (`--preset`): dataset, epochs, rounds, sample length and which cells it covers.
+
+    Its variants are found through what they declare (`pipelines.base.Variant`): one per
+    family, or every registered one, with or without those that start a local cluster;
+    `axis_rows` adds the precision and augmentation rows on the reference variant.
+    """
 
     name: str
     num_train: int
@@ -68,39 +80,45 @@ class Profile:
     batch_size: int
     trials: int
     timeout_s: float
-    extra_cells: tuple[Cell, ...] = ()
-    variants: tuple[str, ...] | None = None  # None: every registered variant
+    axis_rows: int = 0  # how many of AXIS_ROWS (precision, then augmentation rows) to add
+    one_per_family: bool = True  # False: every registered variant
+    with_clusters: bool = True  # include variants that start a local cluster (tf.data service)
     min_sample_s: float = 1.0  # every timed sample lasts at least this long
-    service_workers: tuple[int, ...] | None = None  # tf_data_service cells; None: 1, 2, 4, ... cores
+    service_workers: tuple[int, ...] | None = None  # local-cluster cells; None: 1, 2, 4, ... cores
+
+    @property
+    def variants(self) -> list[str]:
+        if self.one_per_family:
+            return family_defaults(self.with_clusters)
+        return [n for n in REGISTRY if self.with_clusters or not REGISTRY[n].local_cluster]
+
+    @property
+    def extra_cells(self) -> tuple[Cell, ...]:
+        return axis_rows()[:self.axis_rows]
 
 
-AXIS_ROWS = (
-    Cell("tf_data_tuned", "mixed_bfloat16", "none"),
-    Cell("tf_data_tuned", "float32", "tf_image"),
-    Cell("tf_data_tuned", "float32", "keras_layers"),
-    Cell("tf_data_tuned", "float32", "numpy_pyfunc"),
-)
+AXIS_ROWS = (("mixed_bfloat16", "none"), ("float32", "tf_image"), ("float32", "keras_layers"),
+             ("float32", "numpy_pyfunc"))
 
-ONE_PER_FAMILY = (
-    "in_memory_tensor_slices", "generator", "sequence", "image_data_generator",
-    "image_dataset_from_directory", "tf_data_tuned", "tfrecord",
-)
 
-DEFAULT_VARIANTS = (*ONE_PER_FAMILY, "tf_data_service")  # one cell per family
-SERVICE_VARIANT = "tf_data_service"
+def axis_rows() -> tuple[Cell, ...]:
+    """The precision and augmentation rows, measured on the reference (tuned) variant."""
+    return tuple(Cell(reference_variant(), precision, augmentation) for precision, augmentation in AXIS_ROWS)
+
+
 BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports Keras with its own
 
-# The default profile's rounds: 9 is the fewest with which the exact paired test can call a
+# The default preset's rounds: 9 is the fewest with which the exact paired test can call a
 # difference significant among its 7 comparisons against the baseline after Holm's correction
 # (bench.stats.min_rounds_for), and gives a 96% interval of each median (2nd to 8th of 9).
-PROFILES = {
-    "quick": Profile("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, AXIS_ROWS[:2], ONE_PER_FAMILY,
-                     min_sample_s=0.25),
+PRESETS = {
+    "quick": Preset("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, axis_rows=2, with_clusters=False,
+                    min_sample_s=0.25),
     # 0.5 s samples: on the 2-core VM the spread of samples was the same from 0.1 to 2 s
-    # (tools/sample_length.py, README), and 1 s samples made this profile take 15 minutes
-    "default": Profile("default", 640, 240, 40, 6, 3, 32, 9, 600.0, (), DEFAULT_VARIANTS,
-                       min_sample_s=0.5, service_workers=(1,)),
-    "full": Profile("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, AXIS_ROWS, None),
+    # (tools/sample_length.py, README), and 1 s samples made this preset take 15 minutes
+    "default": Preset("default", 640, 240, 40, 6, 3, 32, 9, 600.0, min_sample_s=0.5, service_workers=(1,)),
+    "full": Preset("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, axis_rows=len(AXIS_ROWS),
+                   one_per_family=False),
 }
 DEFAULT_TARGET_RATE = 1000.0  # images/s the simulated accelerator consumes, unless told
 
@@ -109,7 +127,7 @@ DEFAULT_TARGET_RATE = 1000.0  # images/s the simulated accelerator consumes, unl
 class RunConfig:
     """Everything that decides what a run measures; stored verbatim in results.json."""
 
-    profile: str
+    preset: str
     embedded: EmbeddedDataset
     data_dir: str | None = None
     val_dir: str | None = None
@@ -142,6 +160,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> RunConfig:
         """Rebuild a configuration stored in results.json (for `--resume`)."""
+        raw = {"preset": raw.get("profile"), **raw}  # earlier runs called the preset "profile"
         fields = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}  # older runs' extras
         fields["embedded"] = EmbeddedDataset(**raw["embedded"])
         fields["cells"] = tuple(Cell.of(c) for c in raw["cells"])
@@ -151,11 +170,11 @@ class RunConfig:
         return cls(**fields)
 
 
-def get_profile(name: str) -> Profile:
+def get_preset(name: str) -> Preset:
     try:
-        return PROFILES[name]
+        return PRESETS[name]
     except KeyError:
-        raise unknown_choice("profile", name, PROFILES) from None
+        raise unknown_choice("preset", name, PRESETS) from None
 
 
 def default_target_accuracy(num_classes: int) -> float:
@@ -201,7 +220,7 @@ def service_worker_counts(cores: int) -> list[int]:
 
 
 def service_cells(cell: Cell, workers: list[int] | None, service: str | None) -> list[Cell]:
-    """A tf_data_service cell per local worker count, or one for the user's dispatcher."""
+    """A cell per local worker count (tf_data_service), or one for the user's dispatcher."""
     import os
 
     if service is not None:
@@ -216,7 +235,7 @@ def service_cells(cell: Cell, workers: list[int] | None, service: str | None) ->
 
 
 def build_cells(
-    profile: Profile,
+    preset: Preset,
     variants: list[str] | None,
     precisions: list[str] | None,
     augmentations: list[str] | None,
@@ -227,11 +246,11 @@ def build_cells(
 ) -> tuple[tuple[Cell, ...], tuple[tuple[str, str], ...]]:
     """The cells to run and the (cell, reason) pairs left out as unsupported.
 
-    With no axis chosen, a run covers the profile's variants (all registered ones
-    unless the profile names fewer) in float32 without augmentation, plus the
-    profile's precision and augmentation rows; otherwise the cross product of the
-    chosen axes. `--pipeline` adds the user's pipeline to the variants;
-    `tf_data_service` becomes one cell per local worker count (or one for `--service`).
+    With no axis chosen, a run covers the preset's variants in float32 without
+    augmentation, plus the preset's precision and augmentation rows; otherwise the
+    cross product of the chosen axes. `--pipeline` adds the user's pipeline to the
+    variants; a variant that starts a local cluster (`tf_data_service`) becomes one
+    cell per local worker count (or one for `--service`).
     """
     for value in precisions or ():
         if value not in PRECISIONS:
@@ -239,7 +258,7 @@ def build_cells(
     for value in augmentations or ():
         if value not in AUGMENTATIONS:
             raise unknown_choice("augmentation", value, AUGMENTATIONS)
-    names = expand_names(variants) if variants else list(profile.variants or REGISTRY)
+    names = expand_names(variants) if variants else preset.variants
     if custom:
         from pipelines.custom import check_target
 
@@ -248,9 +267,9 @@ def build_cells(
     product = [Cell(v, p, a) for v, p, a in itertools.product(
         names, precisions or ["float32"], augmentations or ["none"])]
     if variants is None and precisions is None and augmentations is None:
-        product += [c for c in profile.extra_cells if c not in product]
+        product += [c for c in preset.extra_cells if c not in product]
     product = [expanded for cell in product for expanded in (
-        service_cells(cell, service_workers, service) if cell.variant == SERVICE_VARIANT else [cell])]
+        service_cells(cell, service_workers, service) if get_variant(cell.variant).local_cluster else [cell])]
     product = [replace(cell, backend=b) for b in check_backends(backends) for cell in product]
     cells, skipped = [], []
     for cell in product:

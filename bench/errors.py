@@ -1,27 +1,16 @@
-"""The one user-facing error type.
+"""The user-facing error type (`pipelines.errors.PipebenchError`) and the harness's subclasses of it.
 
-Library code raises `PipebenchError` with a one-line message that names the
-problem and, where there is a finite set, the valid choices. The CLI catches it,
-prints the message and exits with status 2; nothing else prints or exits.
+The CLI catches `PipebenchError`, prints its one-line message and exits with its
+status; nothing else in the library prints or exits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from pipelines.errors import PipebenchError, unknown_choice
 
-
-class PipebenchError(Exception):
-    """A problem with the user's input or environment, reported without a traceback."""
-
-    exit_status = 2
+__all__ = ["PipebenchError", "UnavailableHere", "unknown_choice"]
 
 
 class UnavailableHere(PipebenchError):
     """A cell this machine cannot run (e.g. mixed_float16 without a GPU): recorded as
     `unavailable` with this message, like a missing framework, rather than `failed`."""
-
-
-def unknown_choice(what: str, value: object, choices: Iterable[object]) -> PipebenchError:
-    """Build the error for a value that is not one of a known set."""
-    valid = ", ".join(str(c) for c in choices)
-    return PipebenchError(f"unknown {what} {value!r}; valid choices: {valid}")

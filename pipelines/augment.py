@@ -3,7 +3,7 @@
 * `none`: no augmentation.
 * `tf_image`: `tf.image` random flip, brightness and contrast, in a batch-level `map`.
 * `keras_layers`: Keras preprocessing layers (flip, rotation, zoom) inside the model
-  (see `bench.models`); works with every variant because the pipeline is untouched.
+  (see `bench.run.models`); works with every variant because the pipeline is untouched.
 * `numpy_pyfunc`: Keras' NumPy image functions (`random_rotation`, `random_shift`,
   `random_zoom`, from `tf_keras`) run through `tf.py_function` on each batch, with
   joblib spreading the images of a batch over threads: the recipe of the seed
@@ -32,13 +32,10 @@ def apply(ds, augmentation: str, seed: int):
 
 def tail(ds, request):
     """The common end of a batched tf.data pipeline: augmentation, then the prefetch option."""
-    import tensorflow as tf
 
-    ds = apply(ds, request.augmentation, request.seed)
-    depth = request.options.get("prefetch", 0)
-    if depth:
-        ds = ds.prefetch(tf.data.AUTOTUNE if depth == "autotune" else depth)
-    return ds
+    from pipelines.tfops import prefetched
+
+    return prefetched(apply(ds, request.augmentation, request.seed), request.options.get("prefetch", 0))
 
 
 def _tf_image(images):

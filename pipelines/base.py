@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.data import DataSpec
-from bench.errors import PipebenchError, unknown_choice
+from pipelines.errors import PipebenchError, unknown_choice
+from pipelines.spec import DataSpec
 
 AUGMENTATIONS = ("none", "tf_image", "keras_layers", "numpy_pyfunc")
 TF_DATA_AUGMENTATIONS = frozenset(AUGMENTATIONS)
@@ -34,6 +34,7 @@ class Option:
     help: str
     choices: tuple[str, ...] | None = None
     parse: Callable[[str], Any] = str
+    sweep: tuple[str, ...] | None = None  # values `pipebench sweep` tries; None: its table by option name
 
     def convert(self, raw: str) -> Any:
         if self.choices is not None and raw not in self.choices:
@@ -103,9 +104,31 @@ class Variant:
     options: tuple[Option, ...] = ()
     augmentations: frozenset[str] = MODEL_ONLY_AUGMENTATIONS
     needs_tensorflow: bool = True  # False: runs where TensorFlow is not installed (NumPy/PIL/Keras only)
+    # What the harness needs to know about a variant is declared here, so that presets, the tuning
+    # tools and the tests find variants by capability instead of keeping lists of names.
+    family_default: bool = False  # the family's cell in a one-per-family preset (else: the first registered)
+    reference: bool = False  # the tuned pipeline: axis rows, advice's reference, the A/A twin
+    python_loader: bool = False  # batches are made by Python code that holds the GIL
+    baseline_rank: int | None = None  # a usual starting point for reports' baseline (lowest rank first)
+    overhead_check: bool = False  # measured by the telemetry-overhead check (with and without the sampler)
+    local_cluster: bool = False  # needs a local cluster of worker processes: one cell per worker count
+    replaced_by: tuple[str, str] | None = None  # (variant, why) that advice suggests using instead
+    augments_itself: bool = False  # randomly transforms images whatever the augmentation axis says
 
     def build(self, request: PipelineRequest) -> FitInput:
         raise NotImplementedError
+
+    def capabilities(self) -> list[str]:
+        """The declared capabilities in words, for `pipebench list`."""
+        flags = {"family_default": "its family's default", "reference": "the tuned reference",
+                 "python_loader": "Python loader (holds the GIL)", "overhead_check": "in the overhead check",
+                 "local_cluster": "starts a local cluster"}
+        words = [text for flag, text in flags.items() if getattr(self, flag)]
+        if self.baseline_rank is not None:
+            words.append(f"baseline choice {self.baseline_rank}")
+        if self.replaced_by:
+            words.append(f"advice: use {self.replaced_by[0]}")
+        return words
 
     def stages(self, request: PipelineRequest):
         """The pipeline as `(source, stages, drainer)` for the stage profiler, or None.
@@ -151,6 +174,8 @@ def tensorflow_available() -> bool:
 
 
 REGISTRY: dict[str, Variant] = {}
+# Variants made on demand from a prefixed name, e.g. "custom:module:function" (pipelines.custom).
+FACTORIES: dict[str, Callable[[str], Variant]] = {}
 
 
 def register(cls: type[Variant]) -> type[Variant]:
@@ -169,11 +194,39 @@ def families() -> dict[str, list[str]]:
     return grouped
 
 
-def get_variant(name: str) -> Variant:
-    if name.startswith("custom:"):
-        from pipelines.custom import CustomVariant
+def family_defaults(with_clusters: bool = True) -> list[str]:
+    """One variant per family, in registry order: the one marked `family_default`, else the first."""
+    chosen: dict[str, Variant] = {}
+    for variant in REGISTRY.values():
+        if variant.local_cluster and not with_clusters:
+            continue
+        current = chosen.get(variant.family)
+        if current is None or (variant.family_default and not current.family_default):
+            chosen[variant.family] = variant
+    return [v.name for v in REGISTRY.values() if chosen.get(v.family) is v]
 
-        return CustomVariant(name.removeprefix("custom:"))
+
+def with_capability(flag: str) -> list[str]:
+    """The registered variants whose capability `flag` is set, in registry order."""
+    return [name for name, variant in REGISTRY.items() if getattr(variant, flag)]
+
+
+def reference_variant() -> str:
+    """The one variant declared as the tuned reference."""
+    found = with_capability("reference")
+    if len(found) != 1:
+        raise RuntimeError(f"exactly one variant must be the reference, found {found}")
+    return found[0]
+
+
+def get_variant(name: str) -> Variant:
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in FACTORIES:
+        return FACTORIES[prefix](rest)
+    if name not in REGISTRY:
+        from pipelines.plugins import load_plugins
+
+        load_plugins()  # a cell's process sees the plugin variants its parent saw
     try:
         return REGISTRY[name]
     except KeyError:

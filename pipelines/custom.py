@@ -13,8 +13,15 @@ import importlib
 import importlib.util
 import sys
 
-from bench.errors import PipebenchError
-from pipelines.base import TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, tensorflow_available
+from pipelines.base import (
+    FACTORIES,
+    TF_DATA_AUGMENTATIONS,
+    FitInput,
+    PipelineRequest,
+    Variant,
+    tensorflow_available,
+)
+from pipelines.errors import PipebenchError
 
 
 def check_target(target: str) -> tuple[str, str]:
@@ -79,3 +86,6 @@ class CustomVariant(Variant):
             if isinstance(result, tf.data.Dataset):
                 result = augment.apply(result, request.augmentation, request.seed)
         return FitInput(x=result)
+
+
+FACTORIES["custom"] = CustomVariant

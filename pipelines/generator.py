@@ -34,6 +34,9 @@ class Generator(Variant):
     """PIL decoding in a Python generator; `from_generator` with an explicit output signature."""
 
     name = "generator"
+    python_loader = True
+    baseline_rank = 2
+    overhead_check = True
     family = "generator"
     description = "Python generator (PIL decode) via from_generator"
     augmentations = TF_DATA_AUGMENTATIONS

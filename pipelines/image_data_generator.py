@@ -53,6 +53,9 @@ def as_generator(iterator):
 
 class _ImageDataGeneratorBase(Variant):
     family = "image_data_generator"
+    python_loader = True
+    replaced_by = ("image_dataset_from_directory", "ImageDataGenerator decodes and augments in Python, one "
+                   "image at a time: use image_dataset_from_directory (or tf.data with preprocessing layers)")
     augment = False
 
     def build(self, request: PipelineRequest) -> FitInput:
@@ -75,6 +78,7 @@ class ImageDataGeneratorPlain(_ImageDataGeneratorBase):
     """flow_from_directory with rescaling only."""
 
     name = "image_data_generator"
+    baseline_rank = 1
     description = "tf_keras ImageDataGenerator.flow_from_directory, no augmentation"
 
 
@@ -83,6 +87,7 @@ class ImageDataGeneratorAugmented(_ImageDataGeneratorBase):
     """flow_from_directory with IDG's own random rotation, shift, zoom and flip."""
 
     name = "image_data_generator_aug"
+    augments_itself = True
     description = "ImageDataGenerator.flow_from_directory with its own augmentation"
     augment = True
     augmentations = frozenset({"none"})

@@ -43,6 +43,7 @@ class InMemoryTensorSlices(Variant):
     """Decoded arrays through `tf.data.Dataset.from_tensor_slices`, shuffled, batched, prefetched."""
 
     name = "in_memory_tensor_slices"
+    family_default = True
     family = "in_memory"
     description = "decoded arrays via from_tensor_slices + shuffle + batch + prefetch"
     augmentations = TF_DATA_AUGMENTATIONS

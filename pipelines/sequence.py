@@ -53,6 +53,7 @@ class Sequence(Variant):
     """PyDataset with PIL decoding per batch; workers and multiprocessing exposed as options."""
 
     name = "sequence"
+    python_loader = True
     needs_tensorflow = False
     family = "sequence"
     description = "keras.utils.PyDataset loading files per batch"

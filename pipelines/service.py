@@ -31,6 +31,7 @@ from dataclasses import replace
 
 from pipelines.base import FitInput, Option, PipelineRequest, Variant, register
 from pipelines.tfdata import finish, read_decode, tuning_options
+from pipelines.tfops import file_pairs
 
 SHARDING = ("auto", "off", "dynamic", "file", "data", "file_or_data", "hint")
 
@@ -62,6 +63,7 @@ class TfDataService(Variant):
     """The tuned tf.data pipeline, distributed over tf.data service workers."""
 
     name = "tf_data_service"
+    local_cluster = True
     family = "tf_data_service"
     description = "tf_data_tuned's pipeline run by tf.data service workers (local cluster or --service)"
     augmentations = frozenset({"none", "tf_image", "keras_layers"})
@@ -84,8 +86,7 @@ class TfDataService(Variant):
         if opts["service"] == "local":
             raise RuntimeError("tf_data_service needs a running service: the harness starts one per cell")
         request = replace(request, options=opts)
-        pairs = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
-        ds = finish(read_decode(pairs, request).repeat(), request, len(spec.train_files))
+        ds = finish(read_decode(file_pairs(spec), request).repeat(), request, len(spec.train_files))
         distributed = ds.apply(tf.data.experimental.service.distribute(
             processing_mode=processing_mode(opts), service=opts["service"],
             job_name=f"pipebench-{uuid.uuid4().hex}"))

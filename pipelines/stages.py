@@ -1,4 +1,4 @@
-"""Pipelines described as stages, for the stage profiler (`bench.profile`).
+"""Pipelines described as stages, for the stage profiler (`bench.tune.breakdown`).
 
 A plan is `(source, stages, drainer)`: applying the stages one after the other
 to `source` rebuilds the variant's pipeline without parallelism, so that each
@@ -94,6 +94,7 @@ def tf_image_stages(request, with_read: bool = True) -> list[Stage]:
 
     from pipelines import augment
     from pipelines.decode import decode_bytes, resize_scale
+    from pipelines.tfops import prefetched
 
     size = request.spec.image_size
     read = Stage("read", element=lambda p, y: (tf.io.read_file(p), y))
@@ -108,18 +109,15 @@ def tf_image_stages(request, with_read: bool = True) -> list[Stage]:
                             python=request.augmentation == "numpy_pyfunc"))
     prefetch = request.options.get("prefetch", 0)
     if prefetch:
-        stages.append(Stage("prefetch", lambda ds: ds.prefetch(tf.data.AUTOTUNE if prefetch == "autotune"
-                                                                else prefetch)))
+        stages.append(Stage("prefetch", lambda ds: prefetched(ds, prefetch)))
     return stages
 
 
 def tf_plan(request):
     """A file-based tf.data pipeline: the (path, label) list, then the image stages."""
-    import tensorflow as tf
+    from pipelines.tfops import file_pairs
 
-    spec = request.spec
-    source = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
-    return source, [Stage("list", lambda ds: ds), *tf_image_stages(request)], tf_drain
+    return file_pairs(request.spec), [Stage("list", lambda ds: ds), *tf_image_stages(request)], tf_drain
 
 
 class Lazy:

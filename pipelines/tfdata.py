@@ -29,6 +29,7 @@ from pipelines.base import (
     register,
 )
 from pipelines.decode import load_path
+from pipelines.tfops import file_pairs, tf_value
 
 
 def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ...]:
@@ -46,13 +47,6 @@ def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ..
 
 INTERLEAVE = Option("interleave", 1, "parallel read+decode streams over slices of the files (1: off)",
                     parse=int)
-
-
-def tf_value(value):
-    """'autotune' -> tf.data.AUTOTUNE; integers pass through."""
-    import tensorflow as tf
-
-    return tf.data.AUTOTUNE if value == "autotune" else value
 
 
 def finish(ds, request: PipelineRequest, num_elements: int):
@@ -92,7 +86,7 @@ class _TfDataBase(Variant):
 
         spec = request.spec
         streams = request.options["interleave"]
-        pairs = tf.data.Dataset.from_tensor_slices((list(spec.train_files), list(spec.train_labels)))
+        pairs = file_pairs(spec)
         if streams <= 1:
             ds = read_decode(pairs, request)
         else:  # K disjoint slices of the file list, read and decoded side by side
@@ -114,6 +108,7 @@ class TfDataNaive(_TfDataBase):
     """Sequential decode map, no cache, no prefetch."""
 
     name = "tf_data_naive"
+    overhead_check = True
     description = "tf.data map(decode) sequential, no cache, no prefetch"
     options = (*tuning_options(parallel=1, cache="none", prefetch=0, deterministic=True), INTERLEAVE)
 
@@ -123,6 +118,8 @@ class TfDataTuned(_TfDataBase):
     """AUTOTUNE parallel decode, cache in memory, shuffle, batch, prefetch(AUTOTUNE)."""
 
     name = "tf_data_tuned"
+    family_default = True
+    reference = True
     description = "tf.data AUTOTUNE map + cache + shuffle + batch + prefetch"
     options = (*tuning_options(parallel="autotune", cache="memory", prefetch="autotune", deterministic=False),
                INTERLEAVE)

@@ -9,14 +9,14 @@ the dataset's fingerprint and shard count, and are reused while both are unchang
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-from bench.data import DataSpec, cache_root
 from pipelines.base import FitInput, Option, PipelineRequest, Variant, register
 from pipelines.decode import decode_resize
-from pipelines.tfdata import TF_DATA_AUGMENTATIONS, finish, tf_value, tuning_options
+from pipelines.files import built_atomically, cache_root
+from pipelines.spec import DataSpec
+from pipelines.tfdata import TF_DATA_AUGMENTATIONS, finish, tuning_options
+from pipelines.tfops import tf_value
 
 FEATURES = ("image", "label")
 
@@ -27,31 +27,31 @@ def shard_dir(spec: DataSpec, num_shards: int) -> Path:
 
 def write_shards(spec: DataSpec, num_shards: int) -> list[str]:
     """Write the train files into `num_shards` TFRecord files, unless already there."""
-    import tensorflow as tf
-
     folder = shard_dir(spec, num_shards)
     manifest = folder / "manifest.json"
     if manifest.exists():
         return json.loads(manifest.read_text())["shards"]
-    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
     names = [f"train-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
-    writers = [tf.io.TFRecordWriter(str(tmp / n)) for n in names]
+    with built_atomically(folder) as tmp:
+        write_examples(spec, [tmp / n for n in names])
+        shards = [str(folder / n) for n in names]
+        (tmp / "manifest.json").write_text(json.dumps({"shards": shards, "count": len(spec.train_files)}))
+    return shards
+
+
+def write_examples(spec: DataSpec, paths: list[Path]) -> None:
+    """The train files as tf.train.Examples, dealt round-robin into the files at `paths`."""
+    import tensorflow as tf
+
+    writers = [tf.io.TFRecordWriter(str(p)) for p in paths]
     for index, (path, label) in enumerate(zip(spec.train_files, spec.train_labels, strict=True)):
         example = tf.train.Example(features=tf.train.Features(feature={
             "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[Path(path).read_bytes()])),
             "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
         }))
-        writers[index % num_shards].write(example.SerializeToString())
+        writers[index % len(writers)].write(example.SerializeToString())
     for writer in writers:
         writer.close()
-    shards = [str(folder / n) for n in names]
-    (tmp / "manifest.json").write_text(json.dumps({"shards": shards, "count": len(spec.train_files)}))
-    try:
-        tmp.rename(folder)
-    except OSError:  # written concurrently by another run: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-    return shards
 
 
 def parse_record(record):

@@ -1,36 +1,49 @@
-"""The command line, run as real subprocesses: bad input gives one line and status 2."""
+"""The command line: bad input gives one line and status 2, before anything is measured.
+
+The fail-fast cases call `bench.cli.main` in this process (`run_main`): the same
+parsing, checks and error handling as the command, without a Python start-up per
+case. Two smoke tests run the real `python -m bench` subprocess, whose exit status
+and stderr a user sees; the runs that measure are real subprocesses everywhere.
+"""
 
 from __future__ import annotations
 
 import pytest
-from conftest import TINY_ARGS, run_cli
+
+from pipelines import REGISTRY
+from tests.helpers.cli import TINY_ARGS, assert_one_line_error, run_cli, run_main
 
 
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("pipebench: error: ")
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+def test_a_bad_value_in_a_real_subprocess_is_one_line_and_status_2(tmp_path):
+    result = run_cli("run", "--variants", "tf_dta", "--results-dir", str(tmp_path), timeout=120)
+    assert_one_line_error(result, "unknown variant or family 'tf_dta'", "tf_data_tuned")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_old_profile_flag_still_works_with_a_deprecation_message(tmp_path):
+    result = run_cli("run", "--profile", "huge", "--results-dir", str(tmp_path), timeout=120)
+    first, second = result.stderr.strip().splitlines()
+    assert "--profile is deprecated, use --preset" in first
+    assert second == "pipebench: error: unknown preset 'huge'; valid choices: quick, default, full"
+    listed = run_main("sweep", "--variant", "nope", "--profile", "quick", "--results-dir", str(tmp_path))
+    assert "deprecated" in listed.stderr and "unknown variant 'nope'" in listed.stderr
 
 
 def test_missing_data_dir(tmp_path):
-    result = run_cli("run", "--data-dir", str(tmp_path / "nope"), "--results-dir", str(tmp_path))
+    result = run_main("run", "--data-dir", str(tmp_path / "nope"), "--results-dir", str(tmp_path))
     assert_one_line_error(result, "does not exist", "nope")
 
 
 def test_empty_data_dir(tmp_path):
     (tmp_path / "data").mkdir()
-    result = run_cli("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
+    result = run_main("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
     assert_one_line_error(result, "has no class subfolders")
 
 
 def test_class_folder_without_images(tmp_path):
     (tmp_path / "data" / "cats").mkdir(parents=True)
     (tmp_path / "data" / "cats" / "readme.txt").write_text("no images here")
-    result = run_cli("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
+    result = run_main("run", "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     *summary, last = result.stderr.strip().splitlines()
     assert last.startswith("pipebench: error: data check of") and "1 empty_class" in last
@@ -42,7 +55,7 @@ def test_class_folder_without_images(tmp_path):
     (("--variants", "tf_dta"), ("unknown variant or family 'tf_dta'", "tf_data_tuned")),
     (("--precisions", "float8"), ("unknown precision 'float8'", "mixed_bfloat16")),
     (("--augmentations", "mixup"), ("unknown augmentation 'mixup'", "tf_image")),
-    (("--profile", "huge"), ("unknown profile 'huge'", "quick")),
+    (("--preset", "huge"), ("unknown preset 'huge'", "quick")),
     (("--model", "resnet"), ("unknown model 'resnet'", "small_cnn")),
     (("--opt", "cache=ssd"), ("cache", "'ssd'", "memory")),
     (("--opt", "num_workers=4"), ("num_workers", "parallel_calls")),
@@ -58,30 +71,29 @@ def test_class_folder_without_images(tmp_path):
 ])
 def test_bad_values_name_the_valid_choices(tmp_path, args, fragments):
     # tiny sizes: should a check ever be missed, the run stays short rather than a full profile
-    result = run_cli("run", "--profile", "quick", *TINY_ARGS, *args, "--results-dir", str(tmp_path),
-                     timeout=120)
+    result = run_main("run", "--preset", "quick", *TINY_ARGS, *args, "--results-dir", str(tmp_path))
     assert_one_line_error(result, *fragments)
 
 
 def test_unsupported_combination_is_reported_not_run(tmp_path):
-    result = run_cli("run", "--variants", "sequence", "--augmentations", "tf_image",
+    result = run_main("run", "--variants", "sequence", "--augmentations", "tf_image",
                      "--results-dir", str(tmp_path))
     assert_one_line_error(result, "no runnable cell")
 
 
 def test_report_of_a_missing_run(tmp_path):
-    assert_one_line_error(run_cli("report", str(tmp_path / "nothing")), "no results")
+    assert_one_line_error(run_main("report", str(tmp_path / "nothing")), "no results")
 
 
 def test_list_names_every_variant_and_its_options():
-    result = run_cli("list")
+    result = run_main("list")
     assert result.returncode == 0
-    for name in ("in_memory_numpy", "generator", "sequence", "image_data_generator",
-                 "image_dataset_from_directory", "tf_data_naive", "tf_data_tuned", "tfrecord"):
-        assert name in result.stdout
+    for name, variant in REGISTRY.items():
+        assert f"{name:30s} [{variant.family}]" in result.stdout
     assert "parallel_calls=autotune" in result.stdout
 
 
+@pytest.mark.slow
 def test_failing_variant_is_recorded_and_the_others_still_run(tmp_path):
     import pandas as pd
 
@@ -99,6 +111,7 @@ def test_failing_variant_is_recorded_and_the_others_still_run(tmp_path):
     assert '<tr class="failed">' in html and "this pipeline is broken on purpose" in html
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(__import__("shutil").which("nvidia-smi") is not None, reason="a GPU may be present")
 def test_mixed_float16_without_a_gpu_is_unavailable_and_the_run_goes_on(tmp_path):
     import json

@@ -1,4 +1,4 @@
-"""A real quick-profile run: every family in its own child process, results and report.
+"""A real quick-preset run: every family in its own child process, results and report.
 
 One run (module-scoped) feeds several checks, to keep the suite within its budget.
 """
@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HOSTILE, TINY_ARGS, run_cli
 
-from bench.results import CSV_COLUMNS, load_frame, load_run
+from bench.config import PRESETS
+from bench.results.store import CSV_COLUMNS, load_frame, load_run
+from tests.helpers.cli import HOSTILE, TINY_ARGS, run_cli, run_main
 
-FAMILIES = {
-    "in_memory_tensor_slices", "generator", "sequence", "image_data_generator",
-    "image_dataset_from_directory", "tf_data_tuned", "tfrecord", "custom:plugins.pipelines:good",
-}
+FAMILIES = {*PRESETS["quick"].variants, "custom:plugins.pipelines:good"}  # one per family, by the preset
 
 
 def test_prints_the_report_path(quick_run):
@@ -72,7 +70,7 @@ def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
     _, run_dir = quick_run
     doc = json.loads((run_dir / "results.json").read_text())
     assert doc["schema_version"] == 3 and doc["complete"] is True
-    assert doc["config"]["profile"] == "quick" and doc["config"]["epochs"] == 2
+    assert doc["config"]["preset"] == "quick" and doc["config"]["epochs"] == 2
     assert doc["environment"]["framework"]["tensorflow"]
     assert doc["dataset"]["num_train"] == 48
     assert [r["round"] for r in doc["rounds"]] == [0] and len(doc["rounds"][0]["order"]) == len(doc["cells"])
@@ -119,10 +117,10 @@ def test_report_speedups_against_a_chosen_baseline(quick_run, tmp_path):
     _, run_dir = quick_run
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
-    result = run_cli("report", str(copy), "--baseline", "tf_data_tuned")
+    result = run_main("report", str(copy), "--baseline", "tf_data_tuned")
     assert result.returncode == 0, result.stderr
     assert "vs baseline (tf_data_tuned)" in (copy / "report.html").read_text()
-    bad = run_cli("report", str(copy), "--baseline", "nope")
+    bad = run_main("report", str(copy), "--baseline", "nope")
     assert bad.returncode == 2 and "--baseline 'nope' is not in this run" in bad.stderr
 
 
@@ -130,11 +128,12 @@ def test_report_rerenders_from_saved_results(quick_run):
     _, run_dir = quick_run
     before = (run_dir / "report.html").read_text()
     (run_dir / "report.html").unlink()
-    result = run_cli("report", str(run_dir))
+    result = run_main("report", str(run_dir))
     assert result.returncode == 0, result.stderr
     assert Path(run_dir / "report.html").read_text() == before
 
 
+@pytest.mark.slow
 def test_delivered_images_not_requested_steps_set_the_rate(tmp_path):
     """Through the whole harness: a generator that runs dry is counted, and said so."""
     result = run_cli("run", "--variants", "in_memory_numpy", "--pipeline", "plugins.pipelines:runs_dry",
@@ -154,6 +153,7 @@ def test_delivered_images_not_requested_steps_set_the_rate(tmp_path):
     assert trial["images_per_sec"] == pytest.approx(trial["images"] / window)
 
 
+@pytest.mark.slow
 def test_rounds_interleave_cells_and_keep_every_sample(tmp_path):
     """Three rounds of two cells: round r of every cell before round r+1 of any, each round's order
     recorded; the median and its interval (with its real coverage, 75% at n=3) come from the rounds."""
@@ -183,6 +183,7 @@ def test_rounds_interleave_cells_and_keep_every_sample(tmp_path):
     assert frame["vs_fastest_verdict"].isna().all(), "no training mode: no accuracy, no fastest accurate cell"
 
 
+@pytest.mark.slow
 def test_overhead_check_alternates_sampler_on_and_off_for_a_tf_and_a_python_loader(tmp_path):
     result = run_cli("run", "--variants", "tf_data_naive", "--modes", "pipeline", "--overhead-check",
                      "--telemetry-hz", "50", *TINY_ARGS, "--results-dir", str(tmp_path))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.cli import ROOT
+
 VARIANT = "tf_data_naive"
 
 
@@ -54,7 +55,7 @@ def test_asv_benchmarks_discover_one_suite_per_variant_with_code_versions(tmp_pa
 
 
 def test_code_version_follows_the_pipeline_module(tmp_path):
-    from bench.probe import code_version
+    from bench.run.in_process import code_version
 
     naive = code_version(VARIANT)
     assert code_version("tf_data_tuned") == naive  # same family module

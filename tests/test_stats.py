@@ -109,7 +109,7 @@ def test_unpaired_comparison_names_its_test():
 
 def test_calibration_ends_with_a_long_enough_sample_and_on_an_input_that_reads_nothing():
     """pyperf's calibration with a fake clock: each repeat costs 10 ms, or nothing at all."""
-    from bench.modes import CALIBRATION_MARGIN, calibrate
+    from bench.run.modes import CALIBRATION_MARGIN, calibrate
 
     tried = []
 

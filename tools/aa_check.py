@@ -2,8 +2,8 @@
 
     python tools/aa_check.py [--runs 10] [--trials 9] [--ab-repeats 5] [-- extra run arguments]
 
-A/A: each run measures `tf_data_tuned` beside `bench.known_cost:same_as_tf_data_tuned`
-(exactly its dataset under another name) on the default profile's data, in
+A/A: each run measures `tf_data_tuned` beside `bench.run.known_cost:same_as_tf_data_tuned`
+(exactly its dataset under another name) on the default preset's data, in
 interleaved rounds, and compares the two cells paired by round in every mode
 (pipeline, train, model_only, simulated), Holm-corrected across the run's four
 comparisons, as a report does. Any "faster" or "slower" is a false claim. Prints
@@ -11,7 +11,7 @@ each comparison, the false-claim rate (Holm and unadjusted) and the widths of th
 ratio intervals.
 
 A/B: two pipelines whose batches cost 30 and 45 ms of sleep, and the same pipeline at
-0 ms, measured in interleaved rounds with the tuning tools' machinery (`bench.rounds`).
+0 ms, measured in interleaved rounds with the tuning tools' machinery (`bench.tune.rounds`).
 Each batch also costs what reading it costs (a `tf.py_function` call, the loop), o, the
 0 ms pipeline's time per batch; so the true rate ratio is (30 ms + o) / (45 ms + o)
 (2/3 if o were 0). Each repeat must call the slower one slower, with a ratio interval
@@ -36,13 +36,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODES = ("pipeline", "train", "model_only", "simulated")
-AA_PIPELINE = "bench.known_cost:same_as_tf_data_tuned"
+AA_PIPELINE = "bench.run.known_cost:same_as_tf_data_tuned"
 
 
 def aa_run(results: Path, trials: int, extra: list[str]) -> Path:
     """One pipebench run of the A/A pair; its folder."""
     before = set(results.glob("*")) if results.exists() else set()
-    command = [sys.executable, "-m", "bench", "run", "--profile", "default", "--variants", "tf_data_tuned",
+    command = [sys.executable, "-m", "bench", "run", "--preset", "default", "--variants", "tf_data_tuned",
                "--pipeline", AA_PIPELINE, "--trials", str(trials), "--no-overhead-check",
                "--results-dir", str(results), *extra]
     subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -51,8 +51,8 @@ def aa_run(results: Path, trials: int, extra: list[str]) -> Path:
 
 def aa_comparisons(run_dir: Path) -> list:
     """The two cells compared in every mode, paired by round, Holm across the four."""
-    from bench.records import CellResult
-    from bench.results import load_run
+    from bench.results.records import CellResult
+    from bench.results.store import load_run
     from bench.stats import finish_comparisons, paired
 
     cells = {c["variant"]: CellResult.from_dict(c) for c in load_run(run_dir)["cells"]}
@@ -63,9 +63,9 @@ def aa_comparisons(run_dir: Path) -> list:
 
 def ab_repeat(rounds: int, seed: int, min_sample_s: float):
     """30 vs 45 ms per batch, in interleaved rounds: the paired comparison of the slower one."""
-    from bench import known_cost
-    from bench.modes import ModeSettings, calibrate_epochs, run_pipeline
-    from bench.rounds import compare_pairs, interleave
+    from bench.run import known_cost
+    from bench.run.modes import ModeSettings, calibrate_epochs, run_pipeline
+    from bench.tune.rounds import compare_pairs, interleave
     from pipelines.base import FitInput
 
     count = 8 * known_cost.BATCH

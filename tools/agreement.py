@@ -1,4 +1,4 @@
-"""How well two runs of the same profile agree: rank correlation and the recommended sets.
+"""How well two runs of the same preset agree: rank correlation and the recommended sets.
 
     python tools/agreement.py RESULTS_A RESULTS_B
 
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def recommended(run_dir: Path) -> tuple[dict[str, float], list[str]]:
     from bench.report import cell_summary, recommend
-    from bench.results import load_run
+    from bench.results.store import load_run
 
     doc = load_run(run_dir)
     rows, analysis = cell_summary(doc)

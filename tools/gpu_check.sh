@@ -78,7 +78,7 @@ for run_dir in "$runs"/*/; do
 done
 "$py" - "$out/results.json" <<'EOF' 2>&1 | tee "$out/summary.txt"
 import sys
-from bench.results import load_frame
+from bench.results.store import load_frame
 frame = load_frame(sys.argv[1])
 ok = frame[frame.status == "ok"]
 table = ok.groupby(["variant", "precision", "mode"]).agg(

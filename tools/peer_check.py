@@ -3,7 +3,7 @@
     python tools/peer_check.py [--rounds 8] [--sampler]
 
 Two pipelines, each read in alternating, shuffled rounds by pipebench's pipeline
-mode (`bench.modes.run_pipeline`: one warm-up epoch, then a calibrated sample of
+mode (`bench.run.modes.run_pipeline`: one warm-up epoch, then a calibrated sample of
 whole epochs) and by `tfds.benchmark` (one iterator over the same epochs,
 repeated). The fixed per-element cost (a sleep in `tf.py_function`) implies its
 own rate; the second pipeline's per-batch cost is Python code (a loop) inside
@@ -26,12 +26,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench.known_cost import BATCH, IMAGE, python_per_batch, sleep_per_image  # noqa: E402
+from bench.run.known_cost import BATCH, IMAGE, python_per_batch, sleep_per_image  # noqa: E402
 
 
 def ours(dataset, count: int, loops: int, sampler: bool) -> float:
-    from bench.modes import ModeSettings, run_pipeline
-    from bench.telemetry import Sampler
+    from bench.run.modes import ModeSettings, run_pipeline
+    from bench.run.telemetry import Sampler
     from pipelines.base import FitInput
 
     settings = ModeSettings(image_size=IMAGE, num_classes=2, batch_size=BATCH, num_train=count, step_s=0.0)

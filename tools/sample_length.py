@@ -4,7 +4,7 @@
 
 For each length, `--repeats` samples of pipebench's own modes, in interleaved rounds (every
 length once per round, shuffled): `model_only` (the small CNN on a resident batch) and
-`pipeline` (`tf_data_naive`, which decodes JPEGs every epoch), on the default profile's data.
+`pipeline` (`tf_data_naive`, which decodes JPEGs every epoch), on the default preset's data.
 Prints, per mode and length, the median rate and the spread of the samples: the relative
 half-width of the order-statistic interval of the median and the coefficient of variation.
 """
@@ -29,30 +29,30 @@ def samplers(lengths: list[float]) -> dict:
 
     import numpy as np
 
-    from bench import probe
-    from bench.config import PROFILES
-    from bench.data import EmbeddedDataset
-    from bench.models import build_model
-    from bench.modes import calibrate_epochs, calibrate_model_only, run_model_only, run_pipeline
+    from bench.config import PRESETS
+    from bench.data.dataset import EmbeddedDataset
+    from bench.run import in_process
+    from bench.run.models import build_model
+    from bench.run.modes import calibrate_epochs, calibrate_model_only, run_model_only, run_pipeline
     from pipelines.decode import decode_all
 
-    profile = PROFILES["default"]
-    spec = probe.small_spec(EmbeddedDataset(profile.num_train, profile.num_val, profile.image_size,
-                                            profile.num_classes))
+    preset = PRESETS["default"]
+    spec = in_process.small_spec(EmbeddedDataset(preset.num_train, preset.num_val, preset.image_size,
+                                            preset.num_classes))
     model, _ = build_model("small_cnn", spec.image_size, spec.num_classes, seed=0)
     batch = (decode_all(spec.train_files[:32], spec.image_size), np.asarray(spec.train_labels[:32], np.int32))
     scratch = Path(tempfile.mkdtemp(prefix="pipebench-lengths-"))
     found = {}
     for length in lengths:
-        settings = replace(probe.settings(spec), min_sample_s=length)
+        settings = replace(in_process.settings(spec), min_sample_s=length)
         steps = calibrate_model_only(model, batch, settings)[0]
         found[("model_only", length)] = (lambda s=settings, n=steps:
                                          run_model_only(model, batch, s, n)["images_per_sec"])
-        with probe.built("tf_data_naive", spec, scratch) as (fit_input, _):
+        with in_process.built("tf_data_naive", spec, scratch) as (fit_input, _):
             epochs = calibrate_epochs(lambda f=fit_input: f, settings)[0]
 
         def read(s=settings, n=epochs):
-            with probe.built("tf_data_naive", spec, scratch) as (fresh, _):
+            with in_process.built("tf_data_naive", spec, scratch) as (fresh, _):
                 return run_pipeline(fresh, s, n)["images_per_sec"]
 
         found[("pipeline", length)] = read

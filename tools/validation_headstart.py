@@ -28,7 +28,7 @@ BATCHES, COST_S, EPOCHS, PREFETCH = 16, 0.020, 3, 4
 
 
 def dataset(persistent: bool):
-    from bench import known_cost
+    from bench.run import known_cost
 
     ds = known_cost.sleep_per_batch(BATCHES * known_cost.BATCH, COST_S).prefetch(PREFETCH)
     return (ds.repeat(), BATCHES) if persistent else (ds, None)
@@ -36,7 +36,7 @@ def dataset(persistent: bool):
 
 def slow_validation(seconds: float):
     """A validation set whose pass takes about `seconds` (a sleep per batch, nothing else)."""
-    from bench import known_cost
+    from bench.run import known_cost
 
     return known_cost.sleep_per_batch(4 * known_cost.BATCH, seconds / 4)
 
@@ -44,8 +44,8 @@ def slow_validation(seconds: float):
 def tiny_model():
     import keras
 
-    from bench.known_cost import IMAGE
-    from bench.measure import images_seen_metric
+    from bench.run.fit_timing import images_seen_metric
+    from bench.run.known_cost import IMAGE
 
     inputs = keras.Input(shape=(*IMAGE, 3))
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(inputs))
@@ -55,7 +55,7 @@ def tiny_model():
 
 
 def measure(persistent: bool, validate: bool) -> float:
-    from bench.measure import fit_recorder, steady_state
+    from bench.run.fit_timing import fit_recorder, steady_state
 
     x, steps = dataset(persistent)
     recorder = fit_recorder()

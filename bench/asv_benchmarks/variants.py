@@ -1,7 +1,7 @@
 """Every variant's pipeline-only throughput, time to first batch and peak memory, for asv.
 
 One benchmark class per variant, so that each has its own `version`: a hash of
-the variant's family module and the shared pipeline code (`bench.probe.code_version`),
+the variant's family module and the shared pipeline code (`bench.run.in_process.code_version`),
 so results start a new series when the pipeline's code changes, not only when
 this file does. The data is the small fixed embedded dataset, made once in
 `setup_cache` (asv runs each benchmark in that folder).
@@ -33,18 +33,18 @@ class _VariantSuite:
 
     def setup_cache(self):
         """Generate the dataset and TFRecord shards once for every benchmark of the run."""
-        from bench import probe
+        from bench.run import in_process
 
         use_cache()
-        spec = probe.small_spec()
-        with probe.built("tfrecord", spec, Path(tempfile.mkdtemp())):  # writes the shards
+        spec = in_process.small_spec()
+        with in_process.built("tfrecord", spec, Path(tempfile.mkdtemp())):  # writes the shards
             pass
         return spec.to_json()
 
     def setup(self, spec_json):
         import tensorflow  # noqa: F401  (imported here, so no benchmark times TensorFlow's start-up)
 
-        from bench.data import DataSpec
+        from bench.data.dataset import DataSpec
 
         use_cache()
         self.spec = DataSpec.from_json(spec_json)
@@ -71,14 +71,14 @@ class _VariantSuite:
 
     def rate(self, reuse: bool) -> float:
         """Pipeline-only images/s, handed from one benchmark process to the next through a file."""
-        from bench import probe
+        from bench.run import in_process
 
         handed = Path(RATES) / f"{self.variant}.json"
         if reuse and handed.exists():
             rate = json.loads(handed.read_text())
             handed.unlink()
             return rate
-        rate = probe.pipeline_only(self.variant, self.spec, self.scratch)["images_per_sec"]
+        rate = in_process.pipeline_only(self.variant, self.spec, self.scratch)["images_per_sec"]
         if not reuse:
             handed.parent.mkdir(exist_ok=True)
             handed.write_text(json.dumps(rate))
@@ -86,23 +86,23 @@ class _VariantSuite:
 
     def track_first_batch_s(self, spec_json):
         """Seconds from building the pipeline to its first batch (decoding up front included)."""
-        from bench import probe
+        from bench.run import in_process
 
-        record = probe.pipeline_only(self.variant, self.spec, self.scratch, epochs=1)
+        record = in_process.pipeline_only(self.variant, self.spec, self.scratch, epochs=1)
         return record["build_s"] + record["first_batch_s"]
 
     track_first_batch_s.unit = "seconds"
 
     def peakmem_pipeline(self, spec_json):
         """Peak resident memory of the process while it builds and reads the pipeline."""
-        from bench import probe
+        from bench.run import in_process
 
-        probe.pipeline_only(self.variant, self.spec, self.scratch, epochs=2)
+        in_process.pipeline_only(self.variant, self.spec, self.scratch, epochs=2)
 
 
 def make_suites() -> dict[str, type]:
     import pipelines
-    from bench.probe import code_version
+    from bench.run.in_process import code_version
 
     suites = {}
     for name in sorted(pipelines.REGISTRY):

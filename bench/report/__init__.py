@@ -15,7 +15,7 @@ import pandas as pd
 from bench.errors import PipebenchError
 from bench.report import figures
 from bench.report.scaling import service_scaling
-from bench.results import Analysis, CellStats, analyse, atomic_write_text, load_run
+from bench.results.store import Analysis, CellStats, analyse, atomic_write_text, load_run
 from bench.stats import TOO_FEW, min_rounds_for
 
 ENV = jinja2.Environment(
@@ -100,7 +100,7 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     Eligible: validation accuracy within the noise of the best one (the 95% binomial
     half-width of the best accuracy), so a faster pipeline that learns measurably worse
     is not recommended. Every cell is compared with the fastest eligible cell (highest
-    median training rate), paired by round (`bench.results.analyse`: the report's one
+    median training rate), paired by round (`bench.results.store.analyse`: the report's one
     family of tests, Holm-corrected); the set is the fastest plus the eligible cells the
     test cannot call slower, each with its ratio to the fastest and interval. What
     separates them (AU, memory, first batch) is for the reader to weigh.

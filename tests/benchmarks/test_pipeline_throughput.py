@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from bench import probe
-from bench.modes import run_pipeline
+from bench.run import in_process
+from bench.run.modes import run_pipeline
 from pipelines import REGISTRY
 
 ROUNDS = 5
@@ -27,14 +27,14 @@ MIN_ROUND_S = 0.25
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
-    return probe.small_spec()
+    return in_process.small_spec()
 
 
 @pytest.mark.parametrize("variant", sorted(REGISTRY))
 def test_pipeline_throughput(benchmark, spec, tmp_path, variant):
-    settings = probe.settings(spec)
+    settings = in_process.settings(spec)
     images: list[int] = []
-    with probe.built(variant, spec, tmp_path) as (fit_input, build_s):
+    with in_process.built(variant, spec, tmp_path) as (fit_input, build_s):
 
         def one_epoch():
             record = run_pipeline(fit_input, settings, 0)  # one epoch, timed by the benchmark
@@ -52,7 +52,7 @@ def test_pipeline_throughput(benchmark, spec, tmp_path, variant):
         "images_per_sec": images[0] / benchmark.stats.stats.median,  # stats are per iteration (epoch)
         "epochs_per_round": iterations,
         "build_s": build_s,
-        "batch_size": probe.BATCH_SIZE,
+        "batch_size": in_process.BATCH_SIZE,
         "image_size": list(spec.image_size),
     })
 

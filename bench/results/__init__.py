@@ -1,0 +1,1 @@
+"""Results: typed records, results.json (schema, store, analysis) and comparisons of runs."""

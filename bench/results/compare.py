@@ -1,0 +1,95 @@
+"""Comparing saved runs: per-cell ratios, a test's verdict, and loud fingerprint warnings.
+
+Two runs are only comparable on the same hardware and dataset; where their
+fingerprints differ, every comparison is printed under a warning that says how.
+Separate runs are not paired (their rounds were not interleaved), so the verdict
+comes from an unpaired rank test, and every comparison says that drift between
+the runs is not controlled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.config import Cell
+from bench.results.records import CellResult
+from bench.results.store import load_run
+from bench.run.modes import MODES
+from bench.stats import UNPAIRED_TEST, finish_comparisons, summarize, unpaired
+
+HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
+DATASET_KEYS = ("sha256", "num_files", "total_bytes")
+
+
+def fingerprint_differences(a: dict, b: dict) -> list[str]:
+    """What differs between two runs' hardware, GPUs, frameworks and datasets, as sentences."""
+    notes = []
+    ea, eb = a["environment"], b["environment"]
+    for key in HARDWARE_KEYS:
+        if ea.get(key) != eb.get(key):
+            notes.append(f"hardware differs: {key} {ea.get(key)!r} vs {eb.get(key)!r}")
+    fa, fb = a["environment"].get("framework", {}), b["environment"].get("framework", {})
+    for key in ("gpus", "tensorflow", "keras"):
+        if fa.get(key) != fb.get(key):
+            notes.append(f"{'hardware' if key == 'gpus' else 'software'} differs: {key} "
+                         f"{fa.get(key)!r} vs {fb.get(key)!r}")
+    for key in DATASET_KEYS:
+        if a["dataset"].get(key) != b["dataset"].get(key):
+            notes.append(f"dataset differs: {key} {a['dataset'].get(key)!r} vs {b['dataset'].get(key)!r}")
+    return notes
+
+
+DRIFT_NOTE = ("these runs were measured at different times, so drift of the machine between them is "
+              "not controlled (a paired comparison needs interleaved rounds): measure the cells you want "
+              "to compare in one run, e.g. `pipebench run --variants A,B` or with `--pipeline`")
+
+
+def compare_frame(base: dict, other: dict) -> pd.DataFrame:
+    """Per cell and mode: both medians with their intervals, the ratio with a bootstrap interval,
+    and a verdict from the Mann-Whitney U test, Holm-corrected across the table."""
+    def rates(doc):
+        return {(Cell.of(c).name, c["precision"], c["augmentation"], mode): list(by_round.values())
+                for c in doc["cells"] for mode in MODES
+                if (by_round := CellResult.from_dict(c).by_round(mode))}
+
+    a, b = rates(base), rates(other)
+    keys = [k for k in a if k in b]
+    compared = finish_comparisons([unpaired("other", "base", k[3], b[k], a[k]) for k in keys])
+    rows = []
+    for key, comparison in zip(keys, compared, strict=True):
+        sa, sb = summarize(a[key]), summarize(b[key])
+        rows.append({"variant": key[0], "precision": key[1], "augmentation": key[2], "mode": key[3],
+                     "base_images_per_sec": sa.median, "other_images_per_sec": sb.median,
+                     "base_low": sa.low, "base_high": sa.high, "base_coverage": sa.coverage,
+                     "other_low": sb.low, "other_high": sb.high, "other_coverage": sb.coverage,
+                     "ratio": comparison.ratio, "ratio_low": comparison.low, "ratio_high": comparison.high,
+                     "p_adjusted": comparison.p_adjusted, "verdict": comparison.verdict,
+                     "test": comparison.test})
+    return pd.DataFrame(rows)
+
+
+def compare_runs(paths: list[Path]) -> tuple[list[str], list[pd.DataFrame], list[dict]]:
+    """Warnings, one comparison table per run after the first (against the first), the documents."""
+    docs = [load_run(p) for p in paths]
+    warnings, frames = [], []
+    for path, doc in zip(paths[1:], docs[1:], strict=True):
+        warnings += [f"{path}: {note}" for note in fingerprint_differences(docs[0], doc)]
+        frames.append(compare_frame(docs[0], doc))
+    return warnings, frames, docs
+
+
+def render_comparison(paths: list[Path], out_dir: Path) -> Path:
+    """Write `compare.html` (self-contained, escaped) into `out_dir` and return its path."""
+    from bench.report import ENV, format_number
+    from bench.results.store import atomic_write_text
+
+    warnings, frames, docs = compare_runs(paths)
+    runs = [{"path": str(p), "doc": d, "rows": f.to_dict("records") if f is not None else []}
+            for p, d, f in zip(paths, docs, [None, *frames], strict=True)]
+    html = ENV.get_template("compare.html.j2").render(runs=runs, warnings=warnings, fmt=format_number,
+                                                      test=UNPAIRED_TEST, drift=DRIFT_NOTE)
+    path = Path(out_dir) / "compare.html"
+    atomic_write_text(path, html)
+    return path

@@ -1,0 +1,121 @@
+"""Typed records of what was measured: a timed sample, a mode's run, a cell.
+
+They are frozen: a measurement, once made, is never changed; statistics are
+derived from them (`bench.results.store.analyse`). Each reads and writes the JSON of
+`results.json` (schema 3): `from_dict` accepts what the worker wrote and what
+older schemas become after their upgrade, `to_dict` writes it back unchanged,
+so a document survives load -> save byte for byte in meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from bench.config import Cell
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed sample: images delivered in `seconds` of a continuous window.
+
+    `loops` is how many epochs (steps, for model-only) the sample repeated, fixed per
+    cell by calibration; `started_unix`, `loadavg_1m` and `steal_percent` say when it
+    ran and what the rest of the machine was doing.
+    """
+
+    images: int | None = None
+    seconds: float | None = None
+    loops: int | None = None
+    started_unix: float | None = None
+    loadavg_1m: float | None = None
+    steal_percent: float | None = None
+
+    @property
+    def images_per_sec(self) -> float | None:
+        if not self.images or not self.seconds or self.seconds <= 0:
+            return None
+        return self.images / self.seconds
+
+
+SAMPLE_KEYS = tuple(f.name for f in fields(Sample))
+
+
+@dataclass(frozen=True)
+class ModeRun:
+    """One mode of one round of a cell: its sample, its raw epochs and what it measured beside."""
+
+    mode: str
+    round: int
+    status: str
+    error: str | None = None
+    images_per_sec: float | None = None
+    sample: Sample = field(default_factory=Sample)
+    first_batch_s: float | None = None
+    build_s: float | None = None
+    au: float | None = None  # simulated mode: nominal busy time / the sample's time
+    note: str | None = None
+    epochs: tuple[dict, ...] = ()
+    telemetry: dict | None = None  # the summary of the telemetry sampled during this run
+    extra: dict = field(default_factory=dict)  # everything else the worker recorded, kept as is
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.images_per_sec is not None
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy at the run's accuracy epoch (the last validated one)."""
+        scored = [e["val_accuracy"] for e in self.epochs if e.get("val_accuracy") is not None]
+        return scored[-1] if scored else None
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> ModeRun:
+        named = {f.name for f in fields(cls)} - {"sample", "extra", "epochs", "round"}
+        return cls(
+            round=int(raw.get("round", raw.get("trial", 0))),
+            sample=Sample(**{k: raw.get(k) for k in SAMPLE_KEYS}),
+            epochs=tuple(raw.get("epochs") or ()),
+            **{k: raw[k] for k in named if raw.get(k) is not None},
+            extra={k: v for k, v in raw.items() if k not in named | set(SAMPLE_KEYS) | {"round", "epochs"}},
+        )
+
+    def to_dict(self) -> dict:
+        sample = {k: getattr(self.sample, k) for k in SAMPLE_KEYS}
+        return {"mode": self.mode, "round": self.round, "trial": self.extra.get("trial", self.round),
+                "status": self.status, "error": self.error, "images_per_sec": self.images_per_sec, **sample,
+                "first_batch_s": self.first_batch_s, "build_s": self.build_s, "au": self.au,
+                "note": self.note, "epochs": list(self.epochs), "telemetry": self.telemetry,
+                **{k: v for k, v in self.extra.items() if k != "trial"}}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """Everything measured for one cell: its identity, status, runs and set-up records."""
+
+    cell: Cell
+    status: str
+    error: str | None = None
+    note: str | None = None
+    runs: tuple[ModeRun, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # calibration, loops, telemetry, service, ...
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> CellResult:
+        identity = set(Cell("x").to_record()) | {"options"}
+        known = identity | {"status", "error", "note", "runs"}
+        return cls(cell=Cell.of(raw), status=raw.get("status", "failed"), error=raw.get("error"),
+                   note=raw.get("note"), runs=tuple(ModeRun.from_dict(r) for r in raw.get("runs") or ()),
+                   extra={k: v for k, v in raw.items() if k not in known})
+
+    def to_dict(self) -> dict:
+        return {**self.cell.to_record(), "status": self.status, "error": self.error, "note": self.note,
+                "runs": [r.to_dict() for r in self.runs], **self.extra}
+
+    def runs_of(self, mode: str) -> list[ModeRun]:
+        """The successful runs of `mode`, in round order."""
+        return sorted((r for r in self.runs if r.mode == mode and r.ok), key=lambda r: r.round)
+
+    def by_round(self, mode: str) -> dict[int, float]:
+        """Round -> images/s of `mode` (successful runs only)."""
+        return {r.round: r.images_per_sec for r in self.runs_of(mode)}

@@ -1,0 +1,407 @@
+"""Results on disk: a versioned JSON document per run, a tidy CSV, and a pandas loader.
+
+`results.json` keeps every raw sample (per-epoch images, times and accuracies of
+every trial); every summary column in `results.csv` is derived from it, so the
+CSV can always be regenerated. Every write is atomic (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.config import Cell
+from bench.errors import PipebenchError
+from bench.results.records import CellResult, ModeRun
+from bench.run.modes import MODES
+from bench.stats import PAIRED_TEST, Comparison, Summary, finish_comparisons, paired, summarize
+
+SCHEMA_VERSION = 3
+# Schema history (the loader upgrades older documents step by step):
+#   1: cells with raw `trials` of end-to-end training only.
+#   2: cells with raw `runs`, one per mode x trial (pipeline, train, model_only, simulated),
+#      each with its telemetry summary; the cell keeps the sampled telemetry series;
+#      `target_accuracy` at the top level.
+#   3: runs measured in interleaved rounds: each run has its `round`, its timed sample
+#      (`images`, `seconds`, `loops`), `started_unix`, `loadavg_1m` and `steal_percent`;
+#      cells have `calibration` and `loops`; the document lists `rounds` (each round's
+#      shuffled cell order); `telemetry_overhead` is a list (one check per loader).
+
+MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
+
+CSV_COLUMNS = [
+    "variant", "options", "backend", "precision", "augmentation", "mode", "round", "status",
+    "images_per_sec", "images", "seconds", "loops", "started_unix", "loadavg_1m", "steal_percent",
+    "images_per_sec_median", "images_per_sec_low", "images_per_sec_high", "interval_coverage", "unstable",
+    "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
+    "train_accuracy", "val_accuracy", "time_to_accuracy_s",
+    "stall_percent", "stall_percent_low", "stall_percent_high", "au_percent", "au_percent_low",
+    "au_percent_high", "input_bound", "fastest", "vs_fastest_ratio", "vs_fastest_low", "vs_fastest_high",
+    "vs_fastest_p_adjusted", "vs_fastest_verdict", "baseline", "vs_baseline_ratio", "vs_baseline_low",
+    "vs_baseline_high",
+    "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent", "warmup_included", "error", "note",
+]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def new_run_dir(results_dir: Path) -> Path:
+    """A fresh `results/<run-id>/`; concurrent runs never share one (exclusive mkdir).
+
+    Checked before anything is measured: a results folder that cannot be written
+    or a nearly full disk is reported now, not after the first cell.
+    """
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise PipebenchError(f"results folder {str(results_dir)!r} is not writable ({exc.strerror}); "
+                             "give a writable --results-dir") from None
+    free = shutil.disk_usage(results_dir).free
+    if free < MIN_FREE_BYTES:
+        raise PipebenchError(f"only {free // 2**20} MiB free under {str(results_dir)!r}; "
+                             f"pipebench needs at least {MIN_FREE_BYTES // 2**20} MiB")
+    while True:
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        path = results_dir / run_id
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def verdict(stall_percent: float | None) -> str | None:
+    """The TensorFlow Profiler's thresholds on the share of step time spent waiting for input."""
+    if stall_percent is None:
+        return None
+    if stall_percent < 5.0:
+        return "not input-bound"  # under 5% of step time waiting for input
+    return "moderately input-bound" if stall_percent <= 20.0 else "highly input-bound"
+
+
+def unmeasured(cell: dict, status: str, error: str) -> dict:
+    """The record of a cell that produced no run: unavailable, refused, timeout or failed."""
+    return {**cell, "status": status, "error": error, "runs": []}
+
+
+def time_to_accuracy(epochs, target: float | None) -> float | None:
+    """Training seconds from the start of the fit until validation accuracy first reaches `target`."""
+    if target is None:
+        return None
+    for epoch in epochs:
+        if (epoch.get("val_accuracy") or 0.0) >= target:
+            return epoch.get("wall_s")
+    return None
+
+
+def median_of(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.median(present)) if present else None
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """What a cell's raw runs say, derived once and read by the CSV, the report and `compare`.
+
+    Every interval is the order-statistic one of `bench.stats` with its real coverage.
+    Stall % and AU % are computed per round (train and model-only of the same round;
+    each simulated sample's AU) and then summarised, never as ratios of medians; stall
+    is not clamped at 0, since a negative value is what noise looks like.
+    """
+
+    result: CellResult
+    modes: dict[str, Summary | None]
+    stall: Summary | None
+    au: Summary | None
+    val_accuracy: float | None
+    val_accuracies: tuple[float, ...]
+    time_to_accuracy_s: float | None
+    first_batch_s: float | None
+    cpu_percent: float | None
+    peak_rss_bytes: int | None
+    gpu_util_percent: float | None
+    short_samples: int  # samples shorter than the run's --min-sample-s
+    vs_fastest: Comparison | None = None  # the report's one family of tests
+    vs_baseline: Comparison | None = None  # the paired ratio and its interval only
+
+    @property
+    def cell(self) -> Cell:
+        return self.result.cell
+
+    @property
+    def train(self) -> Summary | None:
+        return self.modes.get("train")
+
+    @property
+    def input_bound(self) -> str | None:
+        return verdict(self.stall.median if self.stall else None)
+
+
+def per_round_stall(result: CellResult) -> list[float]:
+    """100 * (1 - train / model_only) of each round that has both."""
+    bound = result.by_round("model_only")
+    return [100.0 * (1.0 - rate / bound[r]) for r, rate in result.by_round("train").items() if bound.get(r)]
+
+
+def cell_stats(result: CellResult, target: float | None, min_sample_s: float | None = None) -> CellStats:
+    """The derived figures of one cell (no comparison yet: see `analyse`)."""
+    train = result.runs_of("train")
+    telemetry = [r.telemetry or {} for r in train]
+    reached = [time_to_accuracy(r.epochs, target) for r in train]
+    accuracies = tuple(a for a in (r.val_accuracy for r in train) if a is not None)
+    short = sum(1 for r in result.runs if r.ok and min_sample_s and (r.sample.seconds or 0) < min_sample_s)
+    return CellStats(
+        result=result,
+        modes=summaries_of(result),
+        stall=summarize(per_round_stall(result)),
+        au=summarize([100.0 * r.au for r in result.runs_of("simulated") if r.au is not None]),
+        val_accuracy=median_of(accuracies), val_accuracies=accuracies,
+        time_to_accuracy_s=median_of(reached) if reached and None not in reached else None,
+        first_batch_s=median_of(r.first_batch_s for r in train),
+        cpu_percent=median_of(t.get("cpu_percent") for t in telemetry),
+        peak_rss_bytes=max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")), default=None),
+        gpu_util_percent=median_of(t.get("gpu_util_percent") for t in telemetry),
+        short_samples=short,
+    )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every cell's figures and its paired comparisons, as the CSV and the report show them.
+
+    One family of tests per run: every cell against the fastest of the cells that learn as
+    well as the best (`accurate`), Holm-corrected together, so that each verdict a report
+    prints comes from the same correction. Against the baseline (ImageDataGenerator, say)
+    each cell gets its paired ratio with its interval: an effect size, not another test.
+    """
+
+    cells: tuple[CellStats, ...]
+    baseline: CellStats | None
+    fastest: CellStats | None
+    accurate: tuple[CellStats, ...] = ()
+    best_accuracy: float | None = None
+    accuracy_noise: float | None = None
+    test: str = PAIRED_TEST
+
+
+def baseline_candidates() -> list[str]:
+    """The variants declared usual starting points (`Variant.baseline_rank`), preferred first."""
+    from pipelines import REGISTRY
+
+    ranked = [v for v in REGISTRY.values() if v.baseline_rank is not None]
+    return [v.name for v in sorted(ranked, key=lambda v: v.baseline_rank)]
+
+
+def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | None:
+    """`baseline` (a variant name), else the first usual starting point present, in float32, unaugmented."""
+    names = [baseline] if baseline else baseline_candidates()
+    for name in names:
+        for stats_ in cells:
+            cell = stats_.cell
+            if (cell.variant == name and cell.precision == "float32" and cell.augmentation == "none"
+                    and stats_.train is not None):
+                return stats_
+    return None
+
+
+def accurate_cells(cells: list[CellStats], num_val: int) -> tuple[list[CellStats], float | None, float]:
+    """The measured cells whose validation accuracy is within the noise of the best one (the 95%
+    binomial half-width of the best accuracy on `num_val` images), the best and that noise."""
+    ok = [c for c in cells if c.result.status == "ok" and c.train is not None and c.val_accuracy is not None]
+    if not ok:
+        return [], None, 0.0
+    best = max(c.val_accuracy for c in ok)
+    noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
+    return [c for c in ok if c.val_accuracy >= best - noise], best, noise
+
+
+def analyse(doc: dict, baseline: str | None = None) -> Analysis:
+    """The run's cells with their statistics, each compared with the fastest accurate cell."""
+    target = doc.get("target_accuracy")
+    min_sample_s = (doc.get("config") or {}).get("min_sample_s")
+    cells = [cell_stats(CellResult.from_dict(c), target, min_sample_s) for c in doc.get("cells", [])]
+    accurate, best, noise = accurate_cells(cells, (doc.get("dataset") or {}).get("num_val") or 0)
+    fastest = max(accurate, key=lambda c: c.train.median) if accurate else None
+    base = pick_baseline(cells, baseline or doc.get("baseline"))
+    others = [c for c in cells if c is not fastest and c.train is not None] if fastest else []
+    tested = dict(zip([id(c) for c in others], finish_comparisons(
+        [paired(c.cell.label, fastest.cell.label, "train", c.result.by_round("train"),
+                fastest.result.by_round("train")) for c in others]), strict=True))
+
+    def ratio_to_base(c: CellStats) -> Comparison | None:
+        if base is None or c is base or c.train is None:
+            return None
+        part = paired(c.cell.label, base.cell.label, "train", c.result.by_round("train"),
+                      base.result.by_round("train"))
+        if not part["n"]:
+            return None
+        kept = {k: v for k, v in part.items() if k not in ("min_p", "p_value", "test")}
+        return Comparison(**kept, p_value=None, p_adjusted=None, verdict="", test="ratio only")
+
+    done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c)) for c in cells]
+    find = {id(old): new for old, new in zip(cells, done, strict=True)}
+    return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
+                    tuple(find[id(c)] for c in accurate), best, noise)
+
+
+def summaries_of(result: CellResult) -> dict[str, Summary | None]:
+    """Median and interval of each mode's per-round rates (successful runs only)."""
+    return {mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)}
+
+
+def mode_summaries(cell: dict) -> dict[str, Summary | None]:
+    """`summaries_of` a stored cell record."""
+    return summaries_of(CellResult.from_dict(cell))
+
+
+def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Analysis) -> dict:
+    """One tidy CSV row: one mode of one round of one cell, with the cell's derived figures."""
+    cell, summary = stats_.cell, stats_.modes.get(run.mode)
+    epochs, telemetry, versus, tested = run.epochs, run.telemetry or {}, stats_.vs_baseline, stats_.vs_fastest
+    baseline, fastest = analysis.baseline, analysis.fastest
+    last = epochs[-1] if epochs else {}
+    is_train = run.mode == "train"
+    stall, au = stats_.stall, stats_.au
+    return {
+        "variant": cell.variant, "options": " ".join(cell.options), "backend": cell.backend,
+        "precision": cell.precision, "augmentation": cell.augmentation, "mode": run.mode,
+        "round": run.round, "status": run.status, "images_per_sec": run.images_per_sec,
+        **{k: getattr(run.sample, k) for k in ("images", "seconds", "loops", "started_unix", "loadavg_1m",
+                                                "steal_percent")},
+        "images_per_sec_median": summary.median if summary else None,
+        "images_per_sec_low": summary.low if summary else None,
+        "images_per_sec_high": summary.high if summary else None,
+        "interval_coverage": summary.coverage if summary else None,
+        "unstable": summary.unstable if summary else None,
+        "first_batch_s": run.first_batch_s, "build_s": run.build_s,
+        "epochs": len(epochs), "images_delivered": sum(e.get("images", 0) for e in epochs),
+        "images_expected": run.extra.get("images_expected"),
+        "train_accuracy": last.get("accuracy") if is_train else None,
+        "val_accuracy": run.val_accuracy if is_train else None,
+        "time_to_accuracy_s": time_to_accuracy(epochs, target) if is_train else None,
+        "stall_percent": stall.median if stall else None, "stall_percent_low": stall.low if stall else None,
+        "stall_percent_high": stall.high if stall else None,
+        "au_percent": au.median if au else None, "au_percent_low": au.low if au else None,
+        "au_percent_high": au.high if au else None, "input_bound": stats_.input_bound,
+        "fastest": fastest.cell.label if fastest else None,
+        **comparison_columns("vs_fastest", tested, ("ratio", "low", "high", "p_adjusted", "verdict")),
+        "baseline": baseline.cell.label if baseline else None,
+        **comparison_columns("vs_baseline", versus, ("ratio", "low", "high")),
+        "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
+        "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
+        "warmup_included": run.extra.get("warmup_included"),
+        "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
+    }
+
+
+def comparison_columns(prefix: str, comparison: Comparison | None, keys: tuple[str, ...]) -> dict:
+    return {f"{prefix}_{key}": getattr(comparison, key) if comparison else None for key in keys}
+
+
+def cell_rows(stats_: CellStats, target: float | None, analysis: Analysis) -> list[dict]:
+    """Tidy rows of one cell; a cell that produced no run at all still gets one row with its status."""
+    runs = stats_.result.runs or (ModeRun(mode=None, round=0, status=stats_.result.status,
+                                          error=stats_.result.error),)
+    return [run_row(stats_, run, target, analysis) for run in runs]
+
+
+def to_frame(doc: dict) -> pd.DataFrame:
+    analysis = analyse(doc)
+    target = doc.get("target_accuracy")
+    rows = [row for c in analysis.cells for row in cell_rows(c, target, analysis)]
+    return pd.DataFrame(rows, columns=CSV_COLUMNS)
+
+
+def save_run(run_dir: Path, doc: dict) -> None:
+    """Write results.json (each cell through its typed record) and results.csv, atomically."""
+    typed = {**doc, "cells": [CellResult.from_dict(c).to_dict() for c in doc.get("cells", [])]}
+    atomic_write_text(run_dir / "results.json", json.dumps(typed, indent=1, default=str))
+    atomic_write_text(run_dir / "results.csv", to_frame(doc).to_csv(index=False))
+
+
+def results_path(path: Path) -> Path:
+    """Accept a run folder or its results.json."""
+    path = Path(path)
+    return path / "results.json" if path.is_dir() else path
+
+
+def load_run(path: Path) -> dict:
+    """Load a run's document, with a clear error for a missing, corrupted or newer file."""
+    file = results_path(path)
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipebenchError(f"no results at {str(file)!r}; give a run folder under results/") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipebenchError(f"results file {str(file)!r} is corrupted ({exc})") from None
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if version not in UPGRADES and version != SCHEMA_VERSION:
+        raise PipebenchError(
+            f"results file {str(file)!r} has schema_version {version!r}; "
+            f"this pipebench reads versions 1..{SCHEMA_VERSION}"
+        )
+    while doc["schema_version"] != SCHEMA_VERSION:
+        doc = UPGRADES[doc["schema_version"]](doc)
+    return doc
+
+
+def upgrade_1_to_2(doc: dict) -> dict:
+    """Version 1 measured end-to-end training only: its trials become `train` runs."""
+    for cell in doc.get("cells", []):
+        cell["runs"] = [{"mode": "train", **trial} for trial in cell.pop("trials", [])]
+    doc.setdefault("target_accuracy", None)
+    return {**doc, "schema_version": 2}
+
+
+def upgrade_2_to_3(doc: dict) -> dict:
+    """Version 2 ran each cell's trials back to back: each trial becomes its own round.
+
+    The timed sample is rebuilt from the stored rate and the steady epochs' images, so
+    the old rates are kept exactly; the rounds' order was not recorded (empty list).
+    """
+    for cell in doc.get("cells", []):
+        for run in cell.get("runs", []):
+            run.setdefault("round", run.get("trial", 0))
+            steady = [e for e in run.get("epochs") or [] if e.get("epoch", 1) > 1] or run.get("epochs") or []
+            images = sum(e.get("images", 0) for e in steady)
+            rate = run.get("images_per_sec")
+            run.setdefault("images", images or None)
+            run.setdefault("seconds", images / rate if images and rate else None)
+    overhead = doc.get("telemetry_overhead")
+    if isinstance(overhead, dict):
+        doc["telemetry_overhead"] = [overhead]
+    doc.setdefault("rounds", [])
+    return {**doc, "schema_version": 3}
+
+
+UPGRADES = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
+
+
+def load_frame(path: Path) -> pd.DataFrame:
+    """A saved run as a tidy DataFrame, one row per variant x precision x augmentation x trial."""
+    return to_frame(load_run(path))

@@ -1,0 +1,1 @@
+"""Running cells: the runner, one worker process per cell, the measuring modes, telemetry."""

@@ -1,0 +1,473 @@
+"""The parent side of a run: one long-lived child process per cell, measured in interleaved rounds.
+
+Every cell's worker (`python -m bench.run.worker JOB.json`, in a new process session)
+sets itself up (all at once), then calibrates (one at a time, on a quiet machine)
+and waits. Round r then asks every cell for its trial r, one cell at a time, in an
+order shuffled with the run's seed and recorded in `results.json`: machine drift
+lands on every cell of a round alike, instead of on whole cells, and comparisons
+are made per round (see `bench.stats`). Each command has `--timeout` seconds; a
+cell past it is killed with its whole process group (PyDataset, joblib and tf.data
+service processes too) and recorded as `timeout`, keeping the rounds it finished.
+Results are saved atomically after every trial, so an interrupt or a crash keeps
+everything already measured; the report is rendered at the end, also when the
+run is interrupted (marked incomplete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.config import Cell, RunConfig, default_target_accuracy
+from bench.data.checks import CheckReport
+from bench.data.dataset import DataSpec, resolve_spec
+from bench.errors import PipebenchError
+from bench.results.store import SCHEMA_VERSION, load_run, mode_summaries, new_run_dir, save_run, unmeasured
+from bench.run import environment, memory
+from bench.run.worker import EVENT_PREFIX
+from pipelines.base import (
+    get_variant,
+    module_available,
+    options_for,
+    split_overrides,
+    tensorflow_available,
+    with_capability,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "step_s", "telemetry_hz",
+            "min_sample_s")
+# a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
+OVERHEAD_REPEATS = 6
+DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    report_path: Path | None
+    interrupted: bool
+    doc: dict
+
+
+class CellStopped(Exception):
+    """A cell's worker ended before answering: status (failed, timeout, unavailable) and why."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+    slug = cell.key.replace("|", "__").replace(":", "_").replace("/", "_")
+    scratch = run_dir / "scratch" / slug
+    scratch.mkdir(parents=True, exist_ok=True)
+    scoped = split_overrides(config.options)
+    own = split_overrides(cell.options).get("*", {})
+    scoped[cell.variant] = {**scoped.get(cell.variant, {}), **own}
+    return {
+        "cell": cell.to_record(),
+        "settings": {k: getattr(config, k) for k in SETTINGS},
+        "options": options_for(get_variant(cell.variant), scoped),
+        "spec": spec.to_json(),
+        "scratch_dir": str(scratch),
+        "result_path": str(run_dir / "cells" / f"{slug}.json"),
+        "log_path": str(run_dir / "logs" / f"{slug}.log"),
+    }
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), env.get("PYTHONPATH")]))
+    return env
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Terminate the child's process group, then kill what is left after a grace period."""
+    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            if sig == signal.SIGKILL:
+                return
+        except subprocess.TimeoutExpired:
+            continue
+    # the leader may be gone while members linger: sweep the group once more
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def read_events(stream, events: queue.Queue) -> None:
+    for line in stream:
+        if line.startswith(EVENT_PREFIX):
+            with contextlib.suppress(json.JSONDecodeError):
+                events.put(json.loads(line[len(EVENT_PREFIX):]))
+    events.put(None)
+
+
+class CellProcess:
+    """The parent's handle on one cell's worker: send a command, wait for its answer."""
+
+    def __init__(self, job: dict, timeout_s: float, on_event=lambda event: None):
+        self.job, self.timeout_s, self.on_event = job, timeout_s, on_event
+        job_path = Path(job["result_path"]).with_suffix(".job.json")
+        job_path.parent.mkdir(parents=True, exist_ok=True)
+        job_path.write_text(json.dumps(job))
+        Path(job["log_path"]).parent.mkdir(parents=True, exist_ok=True)
+        with open(job["log_path"], "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.run.worker", str(job_path)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=log, text=True, env=child_env(), start_new_session=True,
+                cwd=os.getcwd(),
+            )
+        self.events: queue.Queue = queue.Queue()
+        threading.Thread(target=read_events, args=(self.proc.stdout, self.events), daemon=True).start()
+
+    def send(self, op: str, **fields) -> None:
+        try:
+            self.proc.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone: `wait_for` reports how it ended
+
+    def wait_for(self, name: str) -> dict:
+        """The next `name` event (others go to `on_event`); CellStopped if the worker ends or times out."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                event = self.events.get(timeout=0.5)
+            except queue.Empty:
+                event = ...
+            if event is None:
+                self.proc.wait()
+                raise CellStopped("failed", self.exit_message())
+            if event is not ...:
+                if event["event"] == name:
+                    return event
+                if event["event"] in ("failed", "unavailable"):
+                    self.kill()
+                    raise CellStopped(event["event"], event["error"])
+                self.on_event(event)
+            if time.monotonic() > deadline:
+                self.kill()
+                message = f"timed out after {self.timeout_s:g} s (raise it with --timeout)"
+                raise CellStopped("timeout", message)
+
+    def exit_message(self) -> str:
+        tail = Path(self.job["log_path"]).read_text(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"worker exited with status {self.proc.returncode}: {tail[0][:300]}"
+
+    def finish(self) -> dict:
+        """Ask the worker to stop; its tail record (telemetry, service), or {} if it has none."""
+        self.send("finish")
+        try:
+            self.wait_for("finished")
+        except CellStopped:
+            return {}
+        finally:
+            self.kill()
+        path = Path(self.job["result_path"])
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.proc.stdin.close()
+        kill_group(self.proc)
+
+
+def run_child(job: dict, timeout_s: float) -> dict:
+    """A one-shot worker job (the overhead check): its result file, or a failed/timeout record."""
+    child = CellProcess(job, timeout_s)
+    try:
+        child.wait_for("finished")
+    except CellStopped as stop:
+        return unmeasured(job["cell"], stop.status, stop.message)
+    finally:
+        child.kill()
+    return json.loads(Path(job["result_path"]).read_text())
+
+
+def cell_line(cell: dict) -> str:
+    """One line for a finished cell: its name, status and median rate per mode."""
+    label = Cell.of(cell).label
+    parts = []
+    for mode, summary in mode_summaries(cell).items():
+        if summary is not None:
+            parts.append(f"{mode} {summary.median:,.0f}")
+    rates = f"images/s: {', '.join(parts)}" if parts else ""
+    return f"{label}: {cell['status']} {rates} {cell.get('error') or ''}".rstrip()
+
+
+def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_dir.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": config.command,
+        "label": config.label,
+        "baseline": config.baseline,
+        "complete": False,
+        "config": config.to_dict(),
+        "environment": environment.fingerprint(),
+        "dataset": spec.fingerprint(),
+        "target_accuracy": config.target_accuracy or default_target_accuracy(spec.num_classes),
+        "skipped": [{"cell": key, "reason": reason} for key, reason in config.skipped],
+        "rounds": [],
+        "cells": [],
+    }
+
+
+def show_event(bar, event: dict) -> None:
+    """Show what a cell is doing: its local service, training's progress."""
+    if event["event"] == "service":
+        bar.write(f"  local tf.data service ready at {event['target']}: dispatcher + "
+                  f"{len(event['worker_pids'])} worker(s), pids {event['worker_pids']}", file=sys.stderr)
+    elif event["event"] == "epoch" and event.get("val_accuracy") is not None:
+        bar.set_postfix(trial=event["trial"], epoch=event["epoch"], val_acc=f"{event['val_accuracy']:.2f}")
+
+
+def overhead_check(variant: str, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+    """Pipeline-mode throughput of one variant with the sampler on and off, alternating."""
+    job = job_for(Cell(variant), config, spec, run_dir)
+    job["overhead_repeats"] = OVERHEAD_REPEATS
+    return run_child(job, config.timeout_s)
+
+
+def overhead_line(result: dict) -> str:
+    ratio = result.get("ratio")
+    if ratio is None:
+        status = f"{result.get('status')} {result.get('error') or ''}"
+        return f"telemetry overhead check ({result['variant']}): {status}"
+    comparison = result.get("comparison") or {}
+    interval = (f" ({comparison['low']:.3f}-{comparison['high']:.3f})"
+                if comparison.get("low") is not None else "")
+    return (f"telemetry overhead check ({result['variant']}, pipeline mode): throughput with the "
+            f"sampler on / off = {ratio:.4f}{interval}, {comparison.get('verdict', '')}; the sampler "
+            f"itself used {result['sampler_cpu_percent']:.2f}% of one core")
+def resume_document(run_dir: Path, spec: DataSpec) -> dict:
+    """A saved run's document, checked to be over the same data as now."""
+    doc = load_run(run_dir)
+    then, now = doc["dataset"].get("sha256"), spec.fingerprint()["sha256"]
+    if then != now:
+        raise PipebenchError(f"cannot resume {str(run_dir)!r}: its dataset has changed since "
+                             f"(fingerprint {then} vs {now})")
+    return doc
+
+
+def unavailable_reason(cell: Cell) -> str | None:
+    """Why this machine cannot run the cell at all (a framework missing), or None."""
+    variant = get_variant(cell.variant)
+    if cell.backend == "tensorflow" and not tensorflow_available():
+        return "TensorFlow is not installed (the tensorflow backend needs it; try --backend jax)"
+    if cell.backend == "jax" and not module_available("jax"):
+        return "JAX is not installed (pip install 'jax[cpu]', or jax[cuda12] on an NVIDIA GPU)"
+    if variant.needs_tensorflow and not tensorflow_available():
+        return f"TensorFlow is not installed ({cell.variant} is built on tf.data or tf_keras)"
+    return None
+
+
+def start_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_event) -> CellProcess | dict:
+    """The cell's worker, started; or the record of why it cannot run (unavailable, refused)."""
+    reason = unavailable_reason(cell)
+    if reason is not None:
+        return unmeasured(cell.to_record(), "unavailable", reason)
+    job = job_for(cell, config, spec, run_dir)
+    copies = get_variant(cell.variant).decoded_copies(job["options"])
+    reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
+    if reason is not None:
+        return unmeasured(job["cell"], "refused", reason)
+    return CellProcess(job, config.timeout_s, on_event)
+
+
+def round_order(cells: list[Cell], seed: int, round_: int) -> list[Cell]:
+    """The cells in round `round_`'s order: a permutation drawn from the run's seed and the round."""
+    rng = np.random.default_rng([seed, round_])
+    return [cells[i] for i in rng.permutation(len(cells))]
+
+
+def missing_rounds(record: dict, trials: int) -> list[int]:
+    """The rounds a cell still lacks (none for a cell that ended: unavailable, refused, ...)."""
+    if record.get("status") in DONE_STATUSES:
+        return []
+    done = {r.get("round", r.get("trial")) for r in record.get("runs", [])}
+    return [r for r in range(trials) if r not in done]
+
+
+def stop_cell(record: dict, stop: CellStopped) -> None:
+    record["status"], record["error"] = stop.status, stop.message
+
+
+def answers(procs: dict[str, CellProcess], records: dict[str, dict], name: str, command: str | None = None):
+    """(key, event) of each worker's next `name` event, one worker at a time (sending `command`
+    first, if given); a worker that stops instead is recorded as such and dropped."""
+    for key, proc in list(procs.items()):
+        if command is not None:
+            proc.send(command)
+        try:
+            event = proc.wait_for(name)
+        except CellStopped as stop:
+            stop_cell(records[key], stop)
+            del procs[key]
+            continue
+        yield key, event
+
+
+def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -> None:
+    """Wait for every worker's set-up (they run together), then calibrate them one at a time."""
+    for key, event in answers(procs, records, "set_up"):
+        framework = event["framework"]
+        records[key].update(framework=framework, warmup_fit=event["warmup_fit"])
+        doc["environment"].setdefault("framework", framework)
+        doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
+    for key, event in answers(procs, records, "ready", command="calibrate"):
+        records[key].update(calibration=event["calibration"], loops=event["loops"])
+
+
+def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess], records: dict[str, dict],
+                  doc: dict, run_dir: Path, bar) -> None:
+    """Trial `round_` of every cell that still needs it, in the round's shuffled order."""
+    order = [c for c in round_order(cells, doc["config"]["seed"], round_)
+             if c.key in procs and round_ in missing_rounds(records[c.key], doc["config"]["trials"])]
+    if not order:
+        return
+    started = time.time()
+    doc["rounds"].append({"round": round_, "order": [c.key for c in order], "started_unix": started})
+    for cell in order:
+        bar.set_description(f"round {round_ + 1}/{doc['config']['trials']}: {cell.label}")
+        proc = procs[cell.key]
+        proc.send("trial", round=round_)
+        try:
+            records[cell.key]["runs"].extend(proc.wait_for("trial")["runs"])
+        except CellStopped as stop:
+            stop_cell(records[cell.key], stop)
+            del procs[cell.key]
+        bar.update(1)
+        save_run(run_dir, doc)
+    bar.write(f"round {round_ + 1}/{doc['config']['trials']}: {len(order)} cell(s) in "
+              f"{time.time() - started:.0f} s", file=sys.stderr)
+
+
+def settle(record: dict, trials: int) -> None:
+    """A measured cell's final status: failed (with the first error) if any mode failed; incomplete
+    if the run stopped before all its rounds (`--resume` measures the rest); else ok."""
+    if record["status"] != "running":
+        return
+    errors = [r["error"] for r in record["runs"] if r.get("status") != "ok"]
+    missing = missing_rounds(record, trials)
+    if errors:
+        record["status"], record["error"] = "failed", errors[0]
+    elif missing:
+        record["status"] = "incomplete"
+        record["error"] = f"measured {trials - len(missing)} of {trials} rounds before the run stopped"
+    else:
+        record["status"], record["error"] = "ok", None
+
+
+def finish_cells(procs: dict[str, CellProcess], records: dict[str, dict]) -> None:
+    """Collect each worker's telemetry series (and service record), then let it go."""
+    for key, proc in list(procs.items()):
+        tail = proc.finish()
+        records[key].update({k: v for k, v in tail.items() if k != "note"})
+        if tail.get("note"):
+            records[key]["note"] = tail["note"]
+        del procs[key]
+
+
+def prepare_data(config: RunConfig) -> tuple[DataSpec, CheckReport]:
+    """The run's DataSpec after the data check; its non-bad findings are printed, bad ones stop it."""
+    spec, check = resolve_spec(
+        Path(config.data_dir) if config.data_dir else None,
+        Path(config.val_dir) if config.val_dir else None,
+        config.val_split, config.embedded, config.seed, config.on_bad_file,
+    )
+    if check.findings:
+        print("\n".join(check.summary_lines()), file=sys.stderr)
+    return spec, check
+
+
+def cell_records(config: RunConfig, doc: dict) -> dict[str, dict]:
+    """Each cell's record in `doc`, added (status running, no runs) where the run lacks it."""
+    records = {Cell.of(c).key: c for c in doc["cells"]}
+    for cell in config.cells:
+        if cell.key not in records:
+            records[cell.key] = {**cell.to_record(), "status": "running", "error": None, "runs": []}
+            doc["cells"].append(records[cell.key])
+        elif records[cell.key]["status"] == "incomplete":
+            records[cell.key].update(status="running", error=None)  # resumed: its missing rounds come now
+    return records
+
+
+def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None:
+    """Start the workers of every cell that lacks rounds, measure the rounds, collect the tails."""
+    records = cell_records(config, doc)
+    todo = [c for c in config.cells if missing_rounds(records[c.key], config.trials)]
+    bar = tqdm(total=sum(len(missing_rounds(records[c.key], config.trials)) for c in todo), unit="trial",
+               dynamic_ncols=True, mininterval=0.5, disable=None)  # a bar on a terminal only
+    procs: dict[str, CellProcess] = {}
+    try:
+        for cell in todo:
+            started = start_cell(cell, config, spec, run_dir, lambda e: show_event(bar, e))
+            if isinstance(started, dict):
+                records[cell.key].update(started)
+            else:
+                procs[cell.key] = started
+        bar.set_description(f"setting up {len(procs)} cell(s)")
+        set_up(procs, records, doc)
+        save_run(run_dir, doc)
+        for round_ in range(config.trials):
+            measure_round(round_, todo, procs, records, doc, run_dir, bar)
+        finish_cells(procs, records)
+    finally:
+        for proc in procs.values():
+            proc.kill()
+        bar.close()
+        for cell in todo:
+            settle(records[cell.key], config.trials)
+            bar.write(cell_line(records[cell.key]), file=sys.stderr)
+
+
+def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
+    """Measure every cell of `config` in interleaved rounds (with `resume`, what the saved run lacks)."""
+    spec, check = prepare_data(config)
+    if resume is not None:
+        run_dir, doc = Path(resume), resume_document(Path(resume), spec)
+    else:
+        run_dir = new_run_dir(Path(config.results_dir))
+        doc = new_document(config, spec, run_dir)
+        doc["data_check"] = check.record(config.on_bad_file)
+    save_run(run_dir, doc)
+    interrupted = False
+    try:
+        measure(config, spec, run_dir, doc)
+        if config.overhead_check:
+            checked = [v for v in with_capability("overhead_check") if unavailable_reason(Cell(v)) is None]
+            doc["telemetry_overhead"] = [overhead_check(v, config, spec, run_dir) for v in checked]
+            for result in doc["telemetry_overhead"]:
+                print(overhead_line(result), file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        shutil.rmtree(run_dir / "scratch", ignore_errors=True)
+    doc["complete"] = not interrupted
+    save_run(run_dir, doc)
+    from bench.report import render_report
+
+    report = render_report(run_dir)
+    return RunOutcome(run_dir, report, interrupted, doc)

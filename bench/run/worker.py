@@ -1,0 +1,424 @@
+"""The child process that measures one cell: `python -m bench.run.worker JOB.json`.
+
+One process per cell, so that Keras' global state (dtype policy, backend),
+TensorFlow's thread pools and any worker processes a pipeline starts cannot
+leak from one cell into another, and so the parent can enforce a timeout and
+clean up by killing the process group.
+
+The process lives for the whole run. It pays once what a cell costs to set up
+(importing TensorFlow, decoding the validation set, building and tracing the
+model, an untimed warm-up fit, calibrating each mode's sample length), says
+`ready`, and then waits on stdin for the runner's commands, one JSON per line:
+
+* `{"op": "trial", "round": R}`: one trial, every mode in `TRIAL_ORDER` on freshly
+  built pipelines; answered by a `trial` event carrying the raw runs;
+* `{"op": "finish"}`: writes the cell's telemetry series (and local tf.data
+  service record) to the job's `result_path`, says `finished` and exits.
+
+Events are `@pipebench {json}` lines on stdout; everything else goes to the log.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+
+EVENT_PREFIX = "@pipebench "
+
+
+def emit(event: str, **fields) -> None:
+    print(EVENT_PREFIX + json.dumps({"event": event, **fields}), flush=True)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+
+
+def framework_info() -> dict:
+    """Versions and the accelerators the cell's Keras backend sees (TensorFlow only if installed)."""
+    import keras
+    import numpy as np
+
+    from pipelines.base import module_available, tensorflow_available
+
+    info = {"tensorflow": None, "jax": None, "keras": keras.__version__,
+            "keras_backend": keras.backend.backend(), "numpy": np.__version__, "gpus": []}
+    if tensorflow_available():
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        if info["keras_backend"] == "tensorflow":
+            info["gpus"] = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    if module_available("jax") and info["keras_backend"] == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+        info["gpus"] = [str(d) for d in jax.devices() if d.platform == "gpu"]
+    return info
+
+
+def machine_load() -> dict:
+    """What the rest of the machine is doing now: load average and CPU time counters."""
+    return {"loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "cpu_times": psutil.cpu_times()._asdict()}
+
+
+def steal_percent(before: dict, after: dict) -> float | None:
+    """Share of all CPU time stolen by the hypervisor between two `machine_load` readings."""
+    if "steal" not in before:
+        return None  # not a Linux guest: psutil has no steal counter here
+    total = sum(after.values()) - sum(before.values())
+    return 100.0 * (after["steal"] - before["steal"]) / total if total > 0 else None
+
+
+class CellWorker:
+    """One cell's job, with what every mode of it needs built, warmed and calibrated once."""
+
+    def __init__(self, job: dict):
+        import numpy as np
+
+        from bench.data.dataset import DataSpec
+        from bench.run.models import set_precision
+        from bench.run.modes import ModeSettings
+        from pipelines.base import get_variant
+        from pipelines.decode import decode_all
+
+        self.job, self.settings = job, job["settings"]
+        self.spec = DataSpec.from_json(job["spec"])
+        self.variant = get_variant(job["cell"]["variant"])
+        self.info = framework_info()
+        set_precision(job["cell"]["precision"], has_gpu=bool(self.info["gpus"]))
+        self.val = (decode_all(self.spec.val_files, self.spec.image_size),
+                    np.asarray(self.spec.val_labels, np.int32))
+        batch = self.settings["batch_size"]
+        self.model_batch = (decode_all(self.spec.train_files[:batch], self.spec.image_size),
+                            np.asarray(self.spec.train_labels[:batch], np.int32))
+        self.modes = ModeSettings(
+            image_size=self.spec.image_size, num_classes=self.spec.num_classes, batch_size=batch,
+            num_train=len(self.spec.train_files), step_s=self.settings["step_s"],
+            min_sample_s=self.settings["min_sample_s"],
+        )
+        self.built = None
+        self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
+        self.warmup: dict | None = None
+        self.loops = None
+        self.calibration: dict = {}
+
+    def pipeline(self, trial: int):
+        """A freshly built pipeline for this trial, and how long building took."""
+        from pipelines.base import PipelineRequest
+
+        request = PipelineRequest(
+            spec=self.spec, batch_size=self.settings["batch_size"], seed=self.settings["seed"] + trial,
+            augmentation=self.job["cell"]["augmentation"], options=self.job["options"],
+            cache_dir=Path(self.job["scratch_dir"]),
+        )
+        started = time.perf_counter()
+        fit_input = self.variant.build(request)
+        return fit_input, time.perf_counter() - started
+
+    def model(self):
+        """The identical model at its initial state, and the hash of its initial weights.
+
+        Built and compiled once per cell; before every later trial its weights and
+        optimizer state are restored to the snapshot taken at build time (checked by
+        hash), so each trial starts from identical weights without tracing anew.
+        """
+        from bench.run.models import build_model, weights_sha256
+        from pipelines import augment
+
+        if self.built is None:
+            seed = self.settings["seed"]
+            aug = self.job["cell"]["augmentation"] == "keras_layers"
+            layers = augment.keras_layers(seed) if aug else ()
+            model, core_hash = build_model(self.settings["model"], self.spec.image_size,
+                                           self.spec.num_classes, seed, layers)
+            model.optimizer.build(model.trainable_variables)
+            snapshot = ([v.numpy() for v in model.variables], [v.numpy() for v in model.optimizer.variables])
+            self.built = (model, core_hash, snapshot, weights_sha256(model))
+            return model, core_hash
+        model, core_hash, (weights, optimizer_state), full_hash = self.built
+        for variable, value in zip(model.variables, weights, strict=True):
+            variable.assign(value)
+        for variable, value in zip(model.optimizer.variables, optimizer_state, strict=True):
+            variable.assign(value)
+        if weights_sha256(model) != full_hash:
+            raise RuntimeError("restoring the model's initial weights failed")
+        return model, core_hash
+
+    def warm_up(self) -> None:
+        """One untimed two-epoch fit, and a validation pass, before the first timed fit.
+
+        Each timed fit already leaves its first epoch out; this also takes the
+        one-time costs that land later in a process's first fit: compiling the
+        step for the last, smaller batch at the end of epoch 1 and, under JAX
+        with tf.data input, a wait of several seconds with idle CPU at the start
+        of epoch 2 (measured; it did not recur in later fits). Trials then
+        restore the model's initial weights as usual. A failure is recorded,
+        not raised: the timed mode that follows reports its own.
+        """
+        from bench.run import modes
+
+        started = time.perf_counter()
+        try:
+            fit_input, _ = self.pipeline(0)
+            model = self.model()[0]
+            recorder = modes.fit_and_record(model, fit_input, 2)
+            model.evaluate(*self.val, batch_size=self.settings["batch_size"], verbose=0)
+            self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
+                           "epoch_s": recorder.epochs[-1]["train_s"] if recorder.epochs else None}
+        except Exception as exc:  # the timed run reports it in full
+            self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
+
+    def calibrate(self) -> None:
+        """Fix each mode's repeats so that its timed sample lasts at least `min_sample_s`.
+
+        Model-only on its resident batch, training fits, pipeline reads: each a real
+        sample, repeated longer until one lasts long enough (`bench.run.modes.calibrate`).
+        The runner asks for this one cell at a time, on an otherwise idle machine. A
+        mode whose calibration fails keeps the defaults and reports its error in its trials.
+        """
+        from bench.run import modes
+
+        chosen = self.settings["modes"]
+        found: dict = {"min_sample_s": self.modes.min_sample_s}
+        started = time.perf_counter()
+        if "model_only" in chosen:
+            with _recorded(found, "model_only"):
+                found["model_only_steps"], found["model_only_step_s"] = modes.calibrate_model_only(
+                    self.model()[0], self.model_batch, self.modes)
+        if "train" in chosen:
+            with _recorded(found, "train"):
+                found["train_epochs"], found["train_epoch_s"] = modes.calibrate_train(
+                    lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings["epochs"])
+        if "pipeline" in chosen or "simulated" in chosen:
+            with _recorded(found, "pipeline"):
+                pipeline_epochs, simulated_epochs, epoch_s = modes.calibrate_epochs(
+                    lambda: self.pipeline(0)[0], self.modes)
+                found.update(pipeline_epochs=pipeline_epochs, simulated_epochs=simulated_epochs,
+                             pipeline_epoch_s=epoch_s)
+        found["calibration_s"] = time.perf_counter() - started
+        defaults = modes.Loops(train_epochs=max(self.settings["epochs"], 2))
+        self.loops = replace(defaults, **{k: found[k] for k in defaults.to_dict() if k in found})
+        self.calibration = found
+
+    def run_mode(self, mode: str, trial: int) -> dict:
+        from bench.run import modes
+
+        loops = self.loops
+        if mode == "model_only":  # its speed does not depend on the weights: no restore needed
+            model = self.built[0] if self.built else self.model()[0]
+            return modes.run_model_only(model, self.model_batch, self.modes, loops.model_only_steps)
+        if mode == "simulated" and self.read is not None:  # the pipeline mode's, read just now: warm
+            fit_input, self.read = self.read, None
+            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, warm=True),
+                    "build_s": None}
+        fit_input, build_s = self.pipeline(trial)
+        if mode == "pipeline":
+            result = modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs)
+            reusable = not isinstance(fit_input.x, Iterator)  # a generator object is read once only
+            self.read = fit_input if reusable and "simulated" in self.settings["modes"] else None
+            return {**result, "build_s": build_s}
+        if mode == "simulated":
+            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs), "build_s": build_s}
+        model, weights = self.model()
+        result = modes.run_train(model, fit_input, self.modes, loops.train_epochs, self.val,
+                                 self.settings["epochs"], on_epoch=lambda e: emit("epoch", trial=trial, **e))
+        return {**result, "build_s": build_s, "initial_weights_sha256": weights,
+                **shortfall(result["epochs"], len(self.spec.train_files), loops.train_epochs)}
+
+    def trial(self, round_: int, sampler, cluster=None) -> list[dict]:
+        """One round of this cell: every chosen mode once, each marked in the telemetry.
+
+        Each run keeps its round, when it started (Unix time), the 1-minute load
+        average then and the CPU steal during it. A mode that fails is recorded with
+        its error; the other modes still run.
+        """
+        from bench.run.modes import TRIAL_ORDER
+        from bench.run.telemetry import summarize_phase
+
+        runs, self.read = [], None
+        sampler.resume()
+        for mode in [m for m in TRIAL_ORDER if m in self.settings["modes"]]:
+            gc.collect()  # release the previous mode's pipeline (and its threads) before timing
+            deaths_before = len(cluster.events) if cluster else 0
+            before, started_unix = machine_load(), time.time()
+            with sampler.phase(mode, trial=round_) as mark:
+                try:
+                    run = {"status": "ok", "error": None, **self.run_mode(mode, round_)}
+                except Exception as exc:  # recorded, not raised: the other modes and cells go on
+                    traceback.print_exc()
+                    run = {"status": "failed", "error": one_line(exc), "epochs": []}
+            after = machine_load()
+            if cluster and len(cluster.events) > deaths_before:
+                run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
+                               + (f"; {run['note']}" if run.get("note") else ""))
+            runs.append({"mode": mode, "round": round_, "trial": round_, **run, "started_unix": started_unix,
+                         "loadavg_1m": before["loadavg_1m"],
+                         "steal_percent": steal_percent(before["cpu_times"], after["cpu_times"]),
+                         "mark": mark, "telemetry": summarize_phase(sampler.snapshot(), mark)})
+        sampler.pause()
+        return runs
+
+
+class _recorded:
+    """Context: an exception becomes `found[f"{what}_error"]` instead of ending the calibration."""
+
+    def __init__(self, found: dict, what: str):
+        self.found, self.what = found, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and isinstance(exc, Exception):
+            traceback.print_exc()
+            self.found[f"{self.what}_error"] = one_line(exc)
+            return True
+        return False
+
+
+def shortfall(epochs: list[dict], num_train: int, asked_epochs: int) -> dict:
+    """Images asked for vs delivered, with a note when the input delivered fewer."""
+    expected = num_train * asked_epochs
+    delivered = sum(e["images"] for e in epochs)
+    note = None
+    if delivered < expected:
+        note = (f"input delivered {delivered} of {expected} images asked for "
+                f"({len(epochs)} of {asked_epochs} epochs ran); throughput counts delivered images")
+    return {"images_expected": expected, "note": note}
+
+
+def serve(job: dict) -> None:
+    """Set the cell up, then answer the runner's commands until `finish` (or stdin closes).
+
+    Set-up (imports, data, model, warm-up fit) may run while other cells set up too;
+    calibration times the modes, so the runner asks for it one cell at a time.
+    A variant that needs tf.data service gets a local cluster around the whole
+    cell (its servers are in this process group, so a timeout kill takes them too).
+    """
+    from bench.run.cluster import service_for
+    from bench.run.telemetry import Sampler
+
+    with service_for(job["options"], Path(job["log_path"]).with_suffix(".service")) as (options, cluster):
+        if cluster is not None:
+            emit("service", target=cluster.target, worker_pids=cluster.worker_pids)
+        sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
+        with sampler.phase("setup"):  # its own mark: no timed run's telemetry includes it
+            cell = CellWorker({**job, "options": options})
+            if "train" in job["settings"]["modes"]:
+                cell.warm_up()
+        sampler.pause()
+        emit("set_up", framework=cell.info, warmup_fit=cell.warmup)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["op"] == "calibrate":
+                sampler.resume()
+                with sampler.phase("calibration"):
+                    cell.calibrate()
+                sampler.pause()
+                emit("ready", calibration=cell.calibration, loops=cell.loops.to_dict())
+            elif command["op"] == "trial":
+                emit("trial", round=command["round"], runs=cell.trial(command["round"], sampler, cluster))
+            else:
+                break
+        sampler.stop()
+        tail = {"telemetry": sampler.to_dict()}
+        if cluster is not None:
+            tail["service"] = service_record(cluster)
+            tail["note"] = service_note(cluster.events)
+    from bench.results.store import atomic_write_text
+
+    atomic_write_text(Path(job["result_path"]), json.dumps(tail, default=str))
+    emit("finished")
+
+
+def service_record(cluster) -> dict:
+    return {"target": cluster.target, "workers": cluster.num_workers, "local": True,
+            "worker_deaths": cluster.events}
+
+
+def service_note(events: list[dict]) -> str | None:
+    """A line for the report when service workers died during the cell (the supervisor replaced them)."""
+    if not events:
+        return None
+    deaths = "; ".join(f"pid {e['pid']} (exit status {e['returncode']}) at {e['at_s']:.1f} s" for e in events)
+    return (f"{len(events)} tf.data service worker(s) died and were replaced on their port: {deaths}; "
+            "rates and images delivered of the modes then running include the disruption")
+
+
+def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> dict:
+    """Pipeline-mode rates with the sampler on and off, alternating which goes first."""
+    from bench.run import modes
+    from bench.run.telemetry import Sampler
+
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    cpu_s = sampled_s = 0.0
+    for repeat in range(repeats):
+        for enabled in ((False, True) if repeat % 2 == 0 else (True, False)):
+            sampler = Sampler(hz=hz).start() if enabled else None
+            fit_input, _ = cell.pipeline(repeat)
+            rates[enabled].append(modes.run_pipeline(fit_input, cell.modes, epochs)["images_per_sec"])
+            if sampler is not None:
+                sampler.stop()
+                cpu_s, sampled_s = cpu_s + sampler.cpu_s, sampled_s + sampler.now()
+    return {"rates": rates, "sampler_cpu_percent": 100.0 * cpu_s / sampled_s if sampled_s else None}
+
+
+def run_overhead_check(job: dict) -> dict:
+    """Pipeline-mode rate with and without the sampler, in alternating order, same pipeline.
+
+    Each run is a calibrated sample (at least `min_sample_s`); the ratio is the median of
+    the paired on/off ratios of each repeat, with its interval and the paired test.
+    """
+    from bench import stats
+    from bench.run import modes
+
+    cell = CellWorker(job)
+    # long enough for the sampler to take several samples in each run, whatever --min-sample-s
+    hz = job["settings"]["telemetry_hz"]
+    cell.modes = replace(cell.modes, min_sample_s=max(cell.modes.min_sample_s, 5.0 / hz))
+    epochs = modes.calibrate_epochs(lambda: cell.pipeline(0)[0], cell.modes)[0]
+    measured = overhead_rates(cell, job["overhead_repeats"], hz, epochs)
+    on, off = measured["rates"][True], measured["rates"][False]
+    paired = stats.finish_comparisons([stats.paired("sampler on", "sampler off", "pipeline",
+                                                    dict(enumerate(on)), dict(enumerate(off)))])[0]
+    return {**job["cell"], "status": "ok", "on_images_per_sec": on, "off_images_per_sec": off,
+            "ratio": paired.ratio, "comparison": paired.to_dict(), "epochs_per_run": epochs,
+            "telemetry_hz": hz, "sampler_cpu_percent": measured["sampler_cpu_percent"]}
+
+
+def main(argv: list[str]) -> int:
+    from bench.errors import UnavailableHere
+    from bench.results.store import atomic_write_text
+
+    job = json.loads(Path(argv[0]).read_text())
+    os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
+    try:
+        if job.get("overhead_repeats"):
+            result = run_overhead_check(job)
+            atomic_write_text(Path(job["result_path"]), json.dumps(result, default=str))
+            emit("finished")
+        else:
+            serve(job)
+    except UnavailableHere as exc:  # known before anything is measured: no traceback
+        emit("unavailable", error=str(exc))
+    except Exception as exc:
+        traceback.print_exc()
+        emit("failed", error=one_line(exc))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Tuning tools beside the runner: stage breakdown, advice, sweeps, in-process rounds."""

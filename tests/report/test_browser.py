@@ -1,0 +1,107 @@
+"""The HTML reports in a real browser: headless Chromium driven by ChromeDriver (Debian packages).
+
+`.ci/run` installs both; elsewhere these tests skip, saying what is missing. Each
+run leaves screenshots under results/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.helpers.cli import HOSTILE, ROOT, run_cli
+
+SCREENSHOTS = ROOT / "results" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1500,1200"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    yield driver
+    driver.quit()
+
+
+def open_page(browser, path):
+    browser.get(path.as_uri())
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
+
+
+def assert_no_alert(browser):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018
+
+
+def screenshot(browser, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1500, min(max(height, 800), 6000))
+    assert browser.save_screenshot(str(SCREENSHOTS / name))
+
+
+def test_run_report_in_chromium(browser, quick_run):
+    from bench.results.store import load_run
+
+    _, run_dir = quick_run
+    open_page(browser, run_dir / "report.html")
+    assert_no_alert(browser)
+    assert HOSTILE in browser.find_element("tag name", "h1").text  # shown as text, not run
+    images = browser.find_elements("css selector", "img.figure")
+    assert len(images) >= 4
+    for image in images:
+        size = browser.execute_script("return [arguments[0].complete, arguments[0].naturalWidth,"
+                                      " arguments[0].getBoundingClientRect().height]", image)
+        assert size[0] and size[1] > 0 and size[2] > 0, image.get_attribute("id")
+    rows = browser.find_elements("css selector", "#results tbody tr")
+    assert len(rows) == len(load_run(run_dir)["cells"])
+    header = browser.find_elements("css selector", "#results th")[3]  # train images/s
+    header.click()
+    rates = [float(r.find_elements("tag name", "td")[3].get_attribute("data-sort")) for r in
+             browser.find_elements("css selector", "#results tbody tr")]
+    assert rates == sorted(rates)
+    screenshot(browser, "report.png")
+
+
+def test_comparison_report_in_chromium(browser, quick_run, tmp_path):
+    _, run_dir = quick_run
+    result = run_cli("compare", str(run_dir), str(run_dir), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    open_page(browser, tmp_path / "compare.html")
+    assert_no_alert(browser)
+    rows = browser.find_elements("css selector", "table.comparison tbody tr")
+    # a one-round run against itself: no test can tell anything with one sample a side, and it says so
+    assert len(rows) >= 4 and all("too few rounds" in r.text for r in rows)
+    assert "drift of the machine between them is not controlled" in browser.find_element("id", "drift").text
+    screenshot(browser, "compare.png")
+
+
+@pytest.mark.slow
+def test_profile_page_in_chromium(browser, tmp_path):
+    profile = run_cli("profile", "--variant", "tf_data_naive", "--preset", "quick", "--min-sample-s", "0.1",
+                      "--rounds", "3", "--results-dir", str(tmp_path))
+    assert profile.returncode == 0, profile.stderr[-3000:]
+    out_dir = next(tmp_path.iterdir())
+    open_page(browser, out_dir / "profile.html")
+    figure = browser.find_element("id", "fig-stages")
+    size = browser.execute_script("return [arguments[0].complete, arguments[0].naturalWidth]", figure)
+    assert size[0] and size[1] > 0
+    stages = [r.find_elements("tag name", "td")[0].text
+              for r in browser.find_elements("css selector", "#stages tbody tr")]
+    assert stages[:3] == ["list", "read", "decode"]
+    advice = browser.find_elements("css selector", "#advice tbody tr")
+    assert len(advice) >= 2 and all("×" in r.text for r in advice)  # every row measured
+    screenshot(browser, "profile.png")

@@ -1,0 +1,105 @@
+"""The results files: versions, upgrades, corruption, atomic writes, the pandas loader."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.errors import PipebenchError
+from bench.results.store import CSV_COLUMNS, SCHEMA_VERSION, atomic_write_text, load_frame, load_run, save_run
+
+V1_DOC = {
+    "schema_version": 1, "run_id": "old", "config": {}, "cells": [{
+        "variant": "tf_data_tuned", "precision": "float32", "augmentation": "none", "status": "ok",
+        "trials": [{"trial": 0, "status": "ok", "images_per_sec": 100.0, "first_batch_s": 1.0,
+                    "epochs": [{"epoch": 1, "images": 10, "train_s": 0.1, "val_accuracy": 0.5}]}],
+    }],
+}
+
+
+def write(tmp_path, doc) -> None:
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+
+
+def test_version_1_is_upgraded_to_train_runs(tmp_path):
+    write(tmp_path, V1_DOC)
+    doc = load_run(tmp_path)
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert [r["mode"] for r in doc["cells"][0]["runs"]] == ["train"]
+    frame = load_frame(tmp_path)
+    assert list(frame.columns) == CSV_COLUMNS
+    assert frame.loc[0, "images_per_sec"] == 100.0 and frame.loc[0, "mode"] == "train"
+
+
+def test_unknown_version_fails_with_the_file_named(tmp_path):
+    write(tmp_path, {**V1_DOC, "schema_version": 99})
+    with pytest.raises(PipebenchError, match=r"results.json.*schema_version 99.*versions 1\.\.3"):
+        load_run(tmp_path)
+
+
+def test_corrupted_file_fails_with_the_file_named(tmp_path):
+    (tmp_path / "results.json").write_text('{"schema_version": 2, "cells": [')
+    with pytest.raises(PipebenchError, match="results.json.*corrupted"):
+        load_run(tmp_path)
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "results.json"
+    atomic_write_text(target, "old")
+
+    with pytest.raises(TypeError):
+        atomic_write_text(target, object())  # cannot be written: nothing replaced
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_save_writes_json_and_csv_with_one_row_per_mode_and_trial(tmp_path):
+    doc = load_run_from(V1_DOC, tmp_path)
+    doc["cells"][0]["runs"].append({"mode": "pipeline", "trial": 0, "status": "ok",
+                                    "images_per_sec": 400.0, "epochs": []})
+    save_run(tmp_path, doc)
+    frame = load_frame(tmp_path)
+    assert sorted(frame["mode"]) == ["pipeline", "train"]
+
+
+def load_run_from(doc, tmp_path):
+    write(tmp_path, doc)
+    return load_run(tmp_path)
+
+
+V2_DOC = {
+    "schema_version": 2, "run_id": "v2", "config": {}, "target_accuracy": 0.5,
+    "telemetry_overhead": {"variant": "tf_data_naive", "ratio": 0.99},
+    "cells": [{
+        "variant": "generator", "precision": "float32", "augmentation": "none", "status": "ok",
+        "runs": [{"mode": "pipeline", "trial": t, "status": "ok", "images_per_sec": rate,
+                  "epochs": [{"epoch": 1, "images": 64, "train_s": 0.5},
+                             {"epoch": 2, "images": 64, "train_s": 0.1}]}
+                 for t, rate in enumerate((640.0, 600.0))],
+    }],
+}
+
+
+def test_version_2_is_upgraded_with_each_trial_as_its_round(tmp_path):
+    write(tmp_path, V2_DOC)
+    doc = load_run(tmp_path)
+    runs = doc["cells"][0]["runs"]
+    assert [r["round"] for r in runs] == [0, 1]
+    assert [r["images"] for r in runs] == [64, 64]
+    assert runs[0]["seconds"] == pytest.approx(0.1) and runs[1]["images_per_sec"] == 600.0  # rates kept
+    assert doc["telemetry_overhead"] == [{"variant": "tf_data_naive", "ratio": 0.99}]
+    assert doc["rounds"] == []
+    frame = load_frame(tmp_path)
+    assert list(frame["round"]) == [0, 1] and frame.loc[0, "images_per_sec_median"] == 620.0
+
+
+def test_typed_records_survive_a_save_and_a_load(tmp_path):
+    write(tmp_path, V2_DOC)
+    doc = load_run(tmp_path)
+    save_run(tmp_path, doc)
+    again = load_run(tmp_path)
+    assert again["cells"][0]["runs"] == json.loads(json.dumps(again["cells"][0]["runs"]))
+    for before, after in zip(doc["cells"][0]["runs"], again["cells"][0]["runs"], strict=True):
+        assert {k: v for k, v in before.items() if v is not None} == {
+            k: v for k, v in after.items() if v is not None}
