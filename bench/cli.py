@@ -62,7 +62,8 @@ def add_run_parser(sub) -> None:
     p.add_argument("--augmentations", type=comma_list, help="none, tf_image, keras_layers, numpy_pyfunc")
     p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE",
                    help="set a variant option (see `list`); repeatable")
-    p.add_argument("--pipeline", metavar="MODULE:FUNCTION", help="add your own pipeline as a variant")
+    p.add_argument("--pipeline", metavar="MODULE:FUNCTION", action="append",
+                   help="add your own pipeline as a variant; repeatable")
     p.add_argument("--service-workers", type=comma_list, metavar="K,K",
                    help="tf_data_service: local worker counts (default: 1, 2, 4, ... up to the cores)")
     p.add_argument("--service", metavar="grpc://HOST:PORT",

@@ -239,7 +239,7 @@ def build_cells(
     variants: list[str] | None,
     precisions: list[str] | None,
     augmentations: list[str] | None,
-    custom: str | None,
+    custom: list[str] | None,
     service_workers: list[int] | None = None,
     service: str | None = None,
     backends: list[str] | None = None,
@@ -248,8 +248,8 @@ def build_cells(
 
     With no axis chosen, a run covers the preset's variants in float32 without
     augmentation, plus the preset's precision and augmentation rows; otherwise the
-    cross product of the chosen axes. `--pipeline` adds the user's pipeline to the
-    variants; a variant that starts a local cluster (`tf_data_service`) becomes one
+    cross product of the chosen axes. `--pipeline` (repeatable) adds the user's
+    pipelines to the variants; a variant that starts a local cluster (`tf_data_service`) becomes one
     cell per local worker count (or one for `--service`).
     """
     for value in precisions or ():
@@ -262,8 +262,9 @@ def build_cells(
     if custom:
         from pipelines.custom import check_target
 
-        check_target(custom)
-        names.append(f"custom:{custom}")
+        for target in dict.fromkeys(custom):
+            check_target(target)
+            names.append(f"custom:{target}")
     product = [Cell(v, p, a) for v, p, a in itertools.product(
         names, precisions or ["float32"], augmentations or ["none"])]
     if variants is None and precisions is None and augmentations is None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+IN_PIPELINE = ("tf_image", "numpy_pyfunc")  # applied to the delivered batches (keras_layers: in the model)
+
 
 def apply(ds, augmentation: str, seed: int):
     """Apply a pipeline-side augmentation to a batched `tf.data.Dataset`."""

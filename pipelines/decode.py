@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def decode_resize(contents, image_size: Sequence[int]):
+def decode_resize(contents, image_size: Sequence[int], method: str = "bilinear"):
     """Encoded JPEG/PNG bytes (a scalar string tensor) -> float32 (H, W, 3) in [0, 1]."""
-    return resize_scale(decode_bytes(contents), image_size)
+    return resize_scale(decode_bytes(contents), image_size, method)
 
 
 def decode_bytes(contents):
@@ -28,11 +28,15 @@ def decode_bytes(contents):
     return tf.io.decode_image(contents, channels=3, expand_animations=False)
 
 
-def resize_scale(image, image_size: Sequence[int]):
-    """The reference decoder's second half: bilinear resize without antialiasing, then [0, 1]."""
+def resize_scale(image, image_size: Sequence[int], method: str = "bilinear"):
+    """The reference decoder's second half: bilinear resize without antialiasing, then [0, 1].
+
+    `method="nearest"` gives the nearest-neighbour twin the data-equivalence check
+    compares a delivery with, to tell which resize a pipeline used.
+    """
     import tensorflow as tf
 
-    return tf.image.resize(image, image_size, method="bilinear", antialias=False) / 255.0
+    return tf.image.resize(image, image_size, method=method, antialias=False) / 255.0
 
 
 def load_path(path, label, image_size: Sequence[int]):
@@ -42,7 +46,8 @@ def load_path(path, label, image_size: Sequence[int]):
     return decode_resize(tf.io.read_file(path), image_size), tf.cast(label, tf.int32)
 
 
-def decode_all(paths: Sequence[str], image_size: Sequence[int], batch_size: int = 256) -> np.ndarray:
+def decode_all(paths: Sequence[str], image_size: Sequence[int], batch_size: int = 256,
+               method: str = "bilinear") -> np.ndarray:
     """Decode every file with the reference decoder into one float32 array (N, H, W, 3).
 
     Where TensorFlow is not installed, the PIL path stands in (identical on images
@@ -52,21 +57,21 @@ def decode_all(paths: Sequence[str], image_size: Sequence[int], batch_size: int 
 
     if not tensorflow_available():
         height, width = image_size
-        images = [pil_load(p, image_size) for p in paths]
+        images = [pil_load(p, image_size, method) for p in paths]
         return np.stack(images) if images else np.zeros((0, height, width, 3), np.float32)
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(list(paths))
-    ds = ds.map(lambda p: decode_resize(tf.io.read_file(p), image_size),
+    ds = ds.map(lambda p: decode_resize(tf.io.read_file(p), image_size, method),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     chunks = [chunk.numpy() for chunk in ds.batch(batch_size)]
     height, width = image_size
     return np.concatenate(chunks) if chunks else np.zeros((0, height, width, 3), np.float32)
 
 
-def pil_load(path: str, image_size: Sequence[int]) -> np.ndarray:
-    """Decode one file with PIL to float32 (H, W, 3) in [0, 1], resizing bilinearly if needed."""
-    return pil_resize_scale(pil_decode(path), image_size)
+def pil_load(path: str, image_size: Sequence[int], method: str = "bilinear") -> np.ndarray:
+    """Decode one file with PIL to float32 (H, W, 3) in [0, 1], resizing (bilinearly) if needed."""
+    return pil_resize_scale(pil_decode(path), image_size, method)
 
 
 def pil_decode(source):
@@ -77,11 +82,11 @@ def pil_decode(source):
         return img.convert("RGB")
 
 
-def pil_resize_scale(rgb, image_size: Sequence[int]) -> np.ndarray:
-    """PIL RGB image -> float32 (H, W, 3) in [0, 1], resized bilinearly if not already that size."""
+def pil_resize_scale(rgb, image_size: Sequence[int], method: str = "bilinear") -> np.ndarray:
+    """PIL RGB image -> float32 (H, W, 3) in [0, 1], resized (bilinearly) if not already that size."""
     from PIL import Image
 
     height, width = image_size
     if rgb.size != (width, height):
-        rgb = rgb.resize((width, height), Image.BILINEAR)
+        rgb = rgb.resize((width, height), Image.NEAREST if method == "nearest" else Image.BILINEAR)
     return np.asarray(rgb, dtype=np.float32) / 255.0

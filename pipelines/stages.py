@@ -104,7 +104,7 @@ def tf_image_stages(request, with_read: bool = True) -> list[Stage]:
         Stage("resize", element=lambda i, y: (resize_scale(i, size), y)),
         Stage("batch", lambda ds: ds.batch(request.batch_size)),
     ]
-    if request.augmentation in ("tf_image", "numpy_pyfunc"):
+    if request.augmentation in augment.IN_PIPELINE:
         stages.append(Stage("augment", lambda ds: augment.apply(ds, request.augmentation, request.seed),
                             python=request.augmentation == "numpy_pyfunc"))
     prefetch = request.options.get("prefetch", 0)

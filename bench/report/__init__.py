@@ -48,7 +48,7 @@ def cell_row(stats_: CellStats) -> dict:
         "cpu_percent": stats_.cpu_percent, "peak_rss_bytes": stats_.peak_rss_bytes,
         "gpu_util_percent": stats_.gpu_util_percent, "short_samples": stats_.short_samples,
         "speedup": versus.ratio if versus else None, "speedup_text": versus.text if versus else None,
-        "vs_fastest": stats_.vs_fastest,
+        "vs_fastest": stats_.vs_fastest, "data": result.equivalence, "data_differs": result.data_differs,
         "note": result.note or next((r.note for r in result.runs_of("train") if r.note), None),
     }
 
@@ -120,7 +120,8 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
             "slower": [p for p in pairs if p["comparison"].verdict == "slower"],
             "noise": analysis.accuracy_noise, "test": analysis.test,
             "excluded": [r for r in rows if r["status"] == "ok" and r["images_per_sec"]
-                         and id(r["stats"]) not in accurate],
+                         and id(r["stats"]) not in accurate and not r["data_differs"]],
+            "data_differs": [r for r in rows if r["data_differs"]],
             "too_few_rounds": {"rounds": min(p["comparison"].n for p in untestable),
                                "needed": min_rounds_for(family), "comparisons": family}
             if untestable else None}

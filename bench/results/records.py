@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bench.config import Cell
+from bench.data.equivalence import Equivalence
 
 
 @dataclass(frozen=True)
@@ -98,19 +99,28 @@ class CellResult:
     error: str | None = None
     note: str | None = None
     runs: tuple[ModeRun, ...] = ()
+    equivalence: Equivalence | None = None  # what the pipeline delivered against the reference
     extra: dict[str, Any] = field(default_factory=dict)  # calibration, loops, telemetry, service, ...
 
     @classmethod
     def from_dict(cls, raw: dict) -> CellResult:
         identity = set(Cell("x").to_record()) | {"options"}
-        known = identity | {"status", "error", "note", "runs"}
+        known = identity | {"status", "error", "note", "runs", "equivalence"}
+        checked = raw.get("equivalence")
         return cls(cell=Cell.of(raw), status=raw.get("status", "failed"), error=raw.get("error"),
                    note=raw.get("note"), runs=tuple(ModeRun.from_dict(r) for r in raw.get("runs") or ()),
+                   equivalence=Equivalence.from_dict(checked) if checked else None,
                    extra={k: v for k, v in raw.items() if k not in known})
 
     def to_dict(self) -> dict:
         return {**self.cell.to_record(), "status": self.status, "error": self.error, "note": self.note,
-                "runs": [r.to_dict() for r in self.runs], **self.extra}
+                "runs": [r.to_dict() for r in self.runs],
+                "equivalence": self.equivalence.to_dict() if self.equivalence else None, **self.extra}
+
+    @property
+    def data_differs(self) -> bool:
+        """The equivalence check found that this cell changes the data (never recommended)."""
+        return self.equivalence is not None and self.equivalence.differs
 
     def runs_of(self, mode: str) -> list[ModeRun]:
         """The successful runs of `mode`, in round order."""

@@ -41,10 +41,12 @@ MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches o
 
 CSV_COLUMNS = [
     "variant", "options", "backend", "precision", "augmentation", "mode", "round", "status",
-    "images_per_sec", "images", "seconds", "loops", "started_unix", "loadavg_1m", "steal_percent",
+    "images_per_sec", "images", "seconds", "loops", "started_unix", "loadavg_1m", "steal_percent", "gc_s",
     "images_per_sec_median", "images_per_sec_low", "images_per_sec_high", "interval_coverage", "unstable",
     "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
     "train_accuracy", "val_accuracy", "time_to_accuracy_s",
+    "data_check", "data_matched_share", "data_label_agreement", "data_mae", "data_p99_abs_error",
+    "data_value_min", "data_value_max", "data_reasons",
     "stall_percent", "stall_percent_low", "stall_percent_high", "au_percent", "au_percent_low",
     "au_percent_high", "input_bound", "fastest", "vs_fastest_ratio", "vs_fastest_low", "vs_fastest_high",
     "vs_fastest_p_adjusted", "vs_fastest_verdict", "baseline", "vs_baseline_ratio", "vs_baseline_low",
@@ -231,8 +233,10 @@ def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | N
 
 def accurate_cells(cells: list[CellStats], num_val: int) -> tuple[list[CellStats], float | None, float]:
     """The measured cells whose validation accuracy is within the noise of the best one (the 95%
-    binomial half-width of the best accuracy on `num_val` images), the best and that noise."""
-    ok = [c for c in cells if c.result.status == "ok" and c.train is not None and c.val_accuracy is not None]
+    binomial half-width of the best accuracy on `num_val` images), the best and that noise.
+    A cell whose data differ from the reference is never among them: it changes the experiment."""
+    ok = [c for c in cells if c.result.status == "ok" and c.train is not None and c.val_accuracy is not None
+          and not c.result.data_differs]
     if not ok:
         return [], None, 0.0
     best = max(c.val_accuracy for c in ok)
@@ -304,6 +308,7 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         "train_accuracy": last.get("accuracy") if is_train else None,
         "val_accuracy": run.val_accuracy if is_train else None,
         "time_to_accuracy_s": time_to_accuracy(epochs, target) if is_train else None,
+        **data_columns(stats_.result.equivalence),
         "stall_percent": stall.median if stall else None, "stall_percent_low": stall.low if stall else None,
         "stall_percent_high": stall.high if stall else None,
         "au_percent": au.median if au else None, "au_percent_low": au.low if au else None,
@@ -314,9 +319,17 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         **comparison_columns("vs_baseline", versus, ("ratio", "low", "high")),
         "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
         "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
-        "warmup_included": run.extra.get("warmup_included"),
+        "warmup_included": run.extra.get("warmup_included"), "gc_s": run.extra.get("gc_s"),
         "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
     }
+
+
+def data_columns(found) -> dict:
+    """The equivalence record's CSV columns (the same on every row of the cell)."""
+    keys = ("matched_share", "label_agreement", "mae", "p99_abs_error", "value_min", "value_max")
+    return {"data_check": found.verdict if found else None,
+            **{f"data_{k}": getattr(found, k) if found else None for k in keys},
+            "data_reasons": "; ".join(found.reasons) if found else None}
 
 
 def comparison_columns(prefix: str, comparison: Comparison | None, keys: tuple[str, ...]) -> dict:

@@ -333,7 +333,8 @@ def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -
     """Wait for every worker's set-up (they run together), then calibrate them one at a time."""
     for key, event in answers(procs, records, "set_up"):
         framework = event["framework"]
-        records[key].update(framework=framework, warmup_fit=event["warmup_fit"])
+        records[key].update(framework=framework, warmup_fit=event["warmup_fit"],
+                            equivalence=event.get("equivalence"))
         doc["environment"].setdefault("framework", framework)
         doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
     for key, event in answers(procs, records, "ready", command="calibrate"):

@@ -180,6 +180,25 @@ class CellWorker:
         except Exception as exc:  # the timed run reports it in full
             self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
 
+    def check_data(self) -> dict:
+        """What this cell's pipeline delivers against the reference decode (untimed, after set-up).
+
+        Reads one epoch (at most `bench.data.equivalence.MAX_IMAGES` images) from a fresh
+        build of the pipeline; see `bench.data.equivalence`. A pipeline that cannot be
+        read here is recorded as not checked, with its error: the timed modes report it too.
+        """
+        from bench.data.equivalence import Equivalence, check_delivery
+        from pipelines.augment import IN_PIPELINE
+        from pipelines.base import iterate_batches
+
+        try:
+            fit_input, _ = self.pipeline(0)
+            augmented = self.variant.augments_itself or self.job["cell"]["augmentation"] in IN_PIPELINE
+            batches = iterate_batches(fit_input, self.settings["batch_size"])
+            return check_delivery(batches, self.spec, augmented).to_dict()
+        except Exception as exc:  # noqa: BLE001  (any failure of the pipeline is the record's reason)
+            return Equivalence.not_checked(one_line(exc)).to_dict()
+
     def calibrate(self) -> None:
         """Fix each mode's repeats so that its timed sample lasts at least `min_sample_s`.
 
@@ -253,12 +272,13 @@ class CellWorker:
             gc.collect()  # release the previous mode's pipeline (and its threads) before timing
             deaths_before = len(cluster.events) if cluster else 0
             before, started_unix = machine_load(), time.time()
-            with sampler.phase(mode, trial=round_) as mark:
+            with sampler.phase(mode, trial=round_) as mark, GcPauses() as pauses:
                 try:
                     run = {"status": "ok", "error": None, **self.run_mode(mode, round_)}
                 except Exception as exc:  # recorded, not raised: the other modes and cells go on
                     traceback.print_exc()
                     run = {"status": "failed", "error": one_line(exc), "epochs": []}
+            run.update(gc_s=pauses.seconds, gc_collections=pauses.collections)
             after = machine_load()
             if cluster and len(cluster.events) > deaths_before:
                 run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
@@ -269,6 +289,41 @@ class CellWorker:
                          "mark": mark, "telemetry": summarize_phase(sampler.snapshot(), mark)})
         sampler.pause()
         return runs
+
+
+def freeze_heap() -> None:
+    """Collect, then move what survives (TensorFlow, Keras, the model, the data) out of the
+    collector's reach (`gc.freeze`): a collection during a sample then scans what the
+    sample itself made, not the whole long-lived heap of the harness. The pipeline's own
+    garbage is still collected, and timed, as before."""
+    gc.collect()
+    gc.freeze()
+
+
+class GcPauses:
+    """Seconds Python's garbage collector ran during a block, and how many collections.
+
+    A collection holds the GIL, so Python code in every thread (Keras' loop, a
+    generator) waits for it; a sample that a long collection lands in is slower for
+    a reason that is not the pipeline's. Recorded per sample (`gc_s`), read from
+    `gc.callbacks`, so that spikes can be told apart from the pipeline's own cost.
+    """
+
+    def __enter__(self) -> GcPauses:
+        self.seconds, self.collections, self.started = 0.0, 0, None
+        gc.callbacks.append(self.on_gc)
+        return self
+
+    def on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif self.started is not None:
+            self.seconds += time.perf_counter() - self.started
+            self.collections += 1
+            self.started = None
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self.on_gc)
 
 
 class _recorded:
@@ -318,14 +373,17 @@ def serve(job: dict) -> None:
             cell = CellWorker({**job, "options": options})
             if "train" in job["settings"]["modes"]:
                 cell.warm_up()
+            equivalence = cell.check_data()
+        freeze_heap()
         sampler.pause()
-        emit("set_up", framework=cell.info, warmup_fit=cell.warmup)
+        emit("set_up", framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence)
         for line in sys.stdin:
             command = json.loads(line)
             if command["op"] == "calibrate":
                 sampler.resume()
                 with sampler.phase("calibration"):
                     cell.calibrate()
+                freeze_heap()
                 sampler.pause()
                 emit("ready", calibration=cell.calibration, loops=cell.loops.to_dict())
             elif command["op"] == "trial":

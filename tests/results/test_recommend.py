@@ -70,3 +70,21 @@ def test_the_table_and_the_headline_read_one_family_of_tests():
     assert by_variant["fast"]["speedup"] == 1.25 and by_variant["fast"]["stats"].vs_baseline.verdict == ""
     assert by_variant["image_data_generator"]["vs_fastest"].verdict == "slower"
     assert analysis.fastest.cell.variant == "fast"
+
+
+def test_a_faster_cell_whose_data_differ_is_never_recommended():
+    from bench.data.equivalence import DIFFERS, SAME, Equivalence
+
+    def checked(record: dict, verdict: str, reasons: tuple[str, ...] = ()) -> dict:
+        high = 1.0 if verdict == SAME else 255.0
+        found = Equivalence(verdict, reasons, 640, "float32", (40, 40, 3), 0.0, high)
+        return {**record, "equivalence": found.to_dict()}
+
+    wrong = checked(cell("wrong", [3000 * d for d in DRIFT]), DIFFERS, ("values in [0, 255]",))
+    right = checked(cell("right", [1000 * d for d in DRIFT]), SAME)
+    rows, analysis = cell_summary({"cells": [wrong, right], "target_accuracy": None, "config": {},
+                                   "dataset": {"num_val": 240}})
+    pick = recommend(rows, analysis)
+    assert [m["row"]["variant"] for m in pick["members"]] == ["right"]
+    assert [r["variant"] for r in pick["data_differs"]] == ["wrong"] and pick["excluded"] == []
+    assert analysis.fastest.cell.variant == "right"
