@@ -196,6 +196,9 @@ def families() -> dict[str, list[str]]:
 
 def family_defaults(with_clusters: bool = True) -> list[str]:
     """One variant per family, in registry order: the one marked `family_default`, else the first."""
+    from pipelines.plugins import load_plugins
+
+    load_plugins()
     chosen: dict[str, Variant] = {}
     for variant in REGISTRY.values():
         if variant.local_cluster and not with_clusters:
@@ -208,6 +211,9 @@ def family_defaults(with_clusters: bool = True) -> list[str]:
 
 def with_capability(flag: str) -> list[str]:
     """The registered variants whose capability `flag` is set, in registry order."""
+    from pipelines.plugins import load_plugins
+
+    load_plugins()
     return [name for name, variant in REGISTRY.items() if getattr(variant, flag)]
 
 

@@ -31,12 +31,14 @@ def decode_bytes(contents):
 def resize_scale(image, image_size: Sequence[int], method: str = "bilinear"):
     """The reference decoder's second half: bilinear resize without antialiasing, then [0, 1].
 
-    `method="nearest"` gives the nearest-neighbour twin the data-equivalence check
-    compares a delivery with, to tell which resize a pipeline used.
+    `method="nearest"` and `"bilinear_antialias"` give the twins the data-equivalence
+    check compares a delivery with, to tell which resize a pipeline used.
     """
     import tensorflow as tf
 
-    return tf.image.resize(image, image_size, method=method, antialias=False) / 255.0
+    base, antialias = method.removesuffix("_antialias"), method.endswith("_antialias")
+    resized = tf.image.resize(image, image_size, method=base, antialias=antialias)
+    return tf.cast(resized, tf.float32) / 255.0  # nearest keeps uint8; bilinear gives float32 already
 
 
 def load_path(path, label, image_size: Sequence[int]):

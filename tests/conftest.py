@@ -15,7 +15,8 @@ import pytest
 from tests.helpers.cli import HOSTILE, TINY, TINY_ARGS, run_cli
 
 # module- or session-scoped fixtures that each hold one real run shared by the tests reading it
-REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "saved_microbench"}
+REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "slow_profile",
+             "saved_microbench", "cli_run"}
 
 
 def pytest_collection_modifyitems(items):
@@ -42,10 +43,26 @@ def tiny_spec(isolated_cache):
 
 
 @pytest.fixture(scope="session")
+def naive_profile(tmp_path_factory, isolated_cache):
+    """One real `pipebench profile` of tf_data_naive with its advice verified in 8 rounds, shared by
+    the profile tests and the browser test of its page: (profile.json, the process, its folder)."""
+    import json
+
+    results = tmp_path_factory.mktemp("profile")
+    result = run_cli("profile", "--variant", "tf_data_naive", "--preset", "default",
+                     "--min-sample-s", "0.1", "--rounds", "8", "--results-dir", str(results))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out_dir = next(results.iterdir())
+    return json.loads((out_dir / "profile.json").read_text()), result, out_dir
+
+
+@pytest.fixture(scope="session")
 def quick_run(tmp_path_factory, isolated_cache):
-    """One real quick-preset run (every family + a user pipeline), shared by several test modules."""
+    """One real quick-preset run (every family, a user pipeline, and one that delivers BGR),
+    shared by several test modules."""
     results = tmp_path_factory.mktemp("results")
     result = run_cli("run", "--preset", "quick", "--pipeline", "plugins.pipelines:good",
+                     "--pipeline", "plugins.broken_data:bgr",
                      *TINY_ARGS, "--results-dir", str(results), "--label", HOSTILE)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, next(results.iterdir())

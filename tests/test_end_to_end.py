@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 from bench.config import PRESETS
+from bench.data.equivalence import DIFFERS, SAME, SHAPE_ONLY
 from bench.results.store import CSV_COLUMNS, load_frame, load_run
 from tests.helpers.cli import HOSTILE, TINY_ARGS, run_cli, run_main
 
 FAMILIES = {*PRESETS["quick"].variants, "custom:plugins.pipelines:good"}  # one per family, by the preset
+BGR = "custom:plugins.broken_data:bgr"  # fast enough, and wrong: channels swapped
 
 
 def test_prints_the_report_path(quick_run):
@@ -33,7 +35,7 @@ def test_csv_has_an_ok_row_for_every_family_and_the_axis_rows(quick_run):
     assert failed.empty, failed[["variant", "mode", "error"]].to_string()
     train = frame[frame["mode"] == "train"]
     plain = train[(train["precision"] == "float32") & (train["augmentation"] == "none")]
-    assert set(plain["variant"]) == FAMILIES
+    assert set(plain["variant"]) == FAMILIES | {BGR}
     assert ((train["precision"] == "mixed_bfloat16") & (train["variant"] == "tf_data_tuned")).any()
     assert ((train["augmentation"] == "tf_image") & (train["variant"] == "tf_data_tuned")).any()
     assert (frame["images_per_sec"] > 0).all()
@@ -57,6 +59,25 @@ def test_every_cell_has_the_four_modes_and_their_derived_figures(quick_run):
     assert train["gpu_util_percent"].isna().all()  # no GPU on the test machines
     verdicts = set(train["vs_fastest_verdict"].dropna())
     assert verdicts == {"too few rounds"}, "one round: the paired test cannot decide, and says so"
+
+
+def test_every_cell_carries_its_data_check_and_only_the_bgr_one_differs(quick_run):
+    _, run_dir = quick_run
+    checks = {(c["variant"], c["augmentation"]): c["equivalence"] for c in load_run(run_dir)["cells"]}
+    for (variant, augmentation), found in checks.items():
+        if variant == BGR:
+            assert found["verdict"] == DIFFERS and found["channels_swapped"], found
+        elif augmentation == "tf_image":  # random augmentation: labels, range, dtype and shape only
+            assert found["verdict"] == SHAPE_ONLY, (variant, found)
+        else:
+            assert found["verdict"] == SAME and found["mae"] < 0.005, (variant, found)
+    frame = pd.read_csv(run_dir / "results.csv")
+    assert set(frame.loc[frame["data_check"] == DIFFERS, "variant"]) == {BGR}
+    assert frame.loc[frame["variant"] == BGR, "data_reasons"].str.startswith("channels swapped (BGR)").all()
+    html = (run_dir / "report.html").read_text()
+    assert 'id="data-differs"' in html and "Data differs from the reference in 1 cell(s)" in html
+    headline = html[html.index('id="headline"'):html.index("<h2>Results</h2>")]
+    assert BGR not in headline, "a cell whose data differ is never recommended"
 
 
 def test_every_cell_started_from_identical_weights(quick_run):
@@ -191,7 +212,7 @@ def test_overhead_check_alternates_sampler_on_and_off_for_a_tf_and_a_python_load
     assert "telemetry overhead check (tf_data_naive, pipeline mode)" in result.stderr
     assert "telemetry overhead check (generator, pipeline mode)" in result.stderr
     checks = load_run(next(tmp_path.iterdir()))["telemetry_overhead"]
-    assert [c["variant"] for c in checks] == ["tf_data_naive", "generator"]
+    assert sorted(c["variant"] for c in checks) == ["generator", "tf_data_naive"]
     for overhead in checks:
         on, off = overhead["on_images_per_sec"], overhead["off_images_per_sec"]
         assert len(on) == len(off) == 6 and min(on) > 0 and min(off) > 0

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         pauses_s = np.array([v[1] for v in values])
         cv = rates.std(ddof=1) / rates.mean()
         print(f"{condition:9s} images/s median {np.median(rates):,.0f}, CV {cv:.1%}, GC per sample "
-              f"median {1000 * np.median(pauses_s):.0f} ms, max {1000 * pauses_s.max():.0f} ms")
+              f"median {1000 * np.median(pauses_s):.0f} ms, max {1000 * pauses_s.max():.0f} ms, "
+              f"over 50 ms in {(pauses_s > 0.05).sum()} of {len(pauses_s)}")
     return 0
 
 

@@ -25,8 +25,11 @@ import numpy as np
 from bench.stats import UNSTABLE_HALF_WIDTH, summarize
 
 
-def windows(run: dict, epochs: int) -> float | None:
-    """images/s of the first `epochs` steady-state epochs of one train sample (None if too few)."""
+def windows(run: dict, epochs: int | None) -> float | None:
+    """images/s of the first `epochs` steady-state epochs of one train sample (None if too few);
+    `epochs=None`: the whole sample, as the run timed it."""
+    if epochs is None:
+        return run["images_per_sec"]
     steady = [e for e in run["epochs"] if e["epoch"] > 1]  # epoch 1 is the untimed warm-up
     if len(steady) < epochs:
         return None
@@ -34,7 +37,7 @@ def windows(run: dict, epochs: int) -> float | None:
     return sum(e["images"] for e in picked) / sum(e["train_s"] for e in picked)
 
 
-def cell_rates(doc: dict, epochs: int) -> dict[str, list[float]]:
+def cell_rates(doc: dict, epochs: int | None) -> dict[str, list[float]]:
     rates = {}
     for cell in doc["cells"]:
         runs = sorted((r for r in cell["runs"] if r["mode"] == "train" and r["status"] == "ok"),
@@ -78,16 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     most = min(len([e for e in r["epochs"] if e["epoch"] > 1]) for c in doc["cells"] for r in c["runs"]
                if r["mode"] == "train" and r["status"] == "ok")
     print("epochs  ~window  rounds  cells within +-5%  half-widths (%)")
-    for epochs in sorted({1, 2, max(1, most // 2), most}):
+    whole = np.median([r["seconds"] for c in doc["cells"] for r in c["runs"] if r["mode"] == "train"
+                       and r["status"] == "ok"])
+    for epochs in [*sorted({1, 2, max(1, most // 2), most}), None]:
         rates = cell_rates(doc, epochs)
-        window = np.median([epochs * s for s in per_epoch.values()])
+        window = np.median([epochs * s for s in per_epoch.values()]) if epochs else whole
         total = len(next(iter(rates.values())))
         for n in (6, 9, 12, 15, 18):
             if n > total:
                 continue
             widths = [summarize(v[:n]).half_width_fraction for v in rates.values()]
             within = sum(w <= UNSTABLE_HALF_WIDTH for w in widths)
-            print(f"{epochs:6d}  {window:6.2f} s  {n:6d}  {within}/{len(widths)}"
+            print(f"{epochs or 'all':>6}  {window:6.2f} s  {n:6d}  {within}/{len(widths)}"
                   f"{'':14s}{', '.join(f'{100 * w:.1f}' for w in sorted(widths))}")
     return 0
 

@@ -89,12 +89,8 @@ def test_comparison_report_in_chromium(browser, quick_run, tmp_path):
     screenshot(browser, "compare.png")
 
 
-@pytest.mark.slow
-def test_profile_page_in_chromium(browser, tmp_path):
-    profile = run_cli("profile", "--variant", "tf_data_naive", "--preset", "quick", "--min-sample-s", "0.1",
-                      "--rounds", "3", "--results-dir", str(tmp_path))
-    assert profile.returncode == 0, profile.stderr[-3000:]
-    out_dir = next(tmp_path.iterdir())
+def test_profile_page_in_chromium(browser, naive_profile):
+    _, _, out_dir = naive_profile
     open_page(browser, out_dir / "profile.html")
     figure = browser.find_element("id", "fig-stages")
     size = browser.execute_script("return [arguments[0].complete, arguments[0].naturalWidth]", figure)

@@ -1,1 +1,0 @@
-"""Tests of the variant library `pipelines/`."""
