@@ -16,7 +16,7 @@ from tests.helpers.cli import HOSTILE, TINY, TINY_ARGS, run_cli
 
 # module- or session-scoped fixtures that each hold one real run shared by the tests reading it
 REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "slow_profile",
-             "saved_microbench", "cli_run"}
+             "saved_microbench", "small_run"}
 
 
 def pytest_collection_modifyitems(items):
@@ -54,6 +54,17 @@ def naive_profile(tmp_path_factory, isolated_cache):
     assert result.returncode == 0, result.stderr[-3000:]
     out_dir = next(results.iterdir())
     return json.loads((out_dir / "profile.json").read_text()), result, out_dir
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory, isolated_cache):
+    """One real train-mode run holding a pipeline that fails, one that runs dry before its
+    `steps_per_epoch`, and a precision this machine may lack: (the process, its results folder)."""
+    results = tmp_path_factory.mktemp("small-run")
+    result = run_cli("run", "--variants", "in_memory_numpy", "--pipeline", "plugins.pipelines:broken",
+                     "--pipeline", "plugins.pipelines:runs_dry", "--precisions", "float32,mixed_float16",
+                     "--modes", "train", *TINY_ARGS, "--results-dir", str(results))
+    return result, results
 
 
 @pytest.fixture(scope="session")

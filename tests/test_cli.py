@@ -93,20 +93,10 @@ def test_list_names_every_variant_and_its_options():
     assert "parallel_calls=autotune" in result.stdout
 
 
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    """One real run holding a pipeline that fails and a precision this machine may lack."""
-    results = tmp_path_factory.mktemp("cli-run")
-    result = run_cli("run", "--variants", "in_memory_numpy", "--pipeline", "plugins.pipelines:broken",
-                     "--precisions", "float32,mixed_float16", "--modes", "train", *TINY_ARGS,
-                     "--results-dir", str(results))
-    return result, results
-
-
-def test_failing_variant_is_recorded_and_the_others_still_run(cli_run):
+def test_failing_variant_is_recorded_and_the_others_still_run(small_run):
     import pandas as pd
 
-    result, tmp_path = cli_run
+    result, tmp_path = small_run
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(next(tmp_path.glob("*/results.csv")))
     by_variant = frame[frame["precision"] == "float32"].set_index("variant")
@@ -120,10 +110,10 @@ def test_failing_variant_is_recorded_and_the_others_still_run(cli_run):
 
 
 @pytest.mark.skipif(__import__("shutil").which("nvidia-smi") is not None, reason="a GPU may be present")
-def test_mixed_float16_without_a_gpu_is_unavailable_and_the_run_goes_on(cli_run):
+def test_mixed_float16_without_a_gpu_is_unavailable_and_the_run_goes_on(small_run):
     import json
 
-    result, tmp_path = cli_run
+    result, tmp_path = small_run
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     doc = json.loads(next(tmp_path.glob("*/results.json")).read_text())
