@@ -70,7 +70,7 @@ def test_every_cell_carries_its_data_check_and_only_the_bgr_one_differs(quick_ru
         elif augmentation == "tf_image":  # random augmentation: labels, range, dtype and shape only
             assert found["verdict"] == SHAPE_ONLY, (variant, found)
         else:
-            assert found["verdict"] == SAME and found["mae"] < 0.005, (variant, found)
+            assert found["verdict"] == SAME and found["mae"] < 0.01, (variant, found)
     frame = pd.read_csv(run_dir / "results.csv")
     assert set(frame.loc[frame["data_check"] == DIFFERS, "variant"]) == {BGR}
     assert frame.loc[frame["variant"] == BGR, "data_reasons"].str.startswith("channels swapped (BGR)").all()
