@@ -7,7 +7,8 @@ clean up by killing the process group.
 
 The process lives for the whole run. It pays once what a cell costs to set up
 (importing TensorFlow, decoding the validation set, building and tracing the
-model, an untimed warm-up fit, calibrating each mode's sample length), says
+model, an untimed warm-up fit, the data-equivalence check of what its pipeline
+delivers, freezing its long-lived heap, calibrating each mode's sample length), says
 `ready`, and then waits on stdin for the runner's commands, one JSON per line:
 
 * `{"op": "trial", "round": R}`: one trial, every mode in `TRIAL_ORDER` on freshly
