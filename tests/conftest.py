@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from tests.helpers.cli import HOSTILE, TINY, TINY_ARGS, run_cli
+from tests.helpers.cli import HOSTILE, TAG, TINY, TINY_ARGS, run_cli
 
 # module- or session-scoped fixtures that each hold one real run shared by the tests reading it
 REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "slow_profile",
@@ -31,6 +31,7 @@ def isolated_cache(tmp_path_factory):
     """Every test session generates its data (and TFRecords, links) in a fresh folder."""
     cache = tmp_path_factory.mktemp("pipebench-cache")
     os.environ["PIPEBENCH_CACHE"] = str(cache)
+    os.environ[TAG] = str(os.getpid())  # inherited by every process a test starts: see tests.helpers.cli.TAG
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return cache
 
@@ -49,7 +50,7 @@ def naive_profile(tmp_path_factory, isolated_cache):
     import json
 
     results = tmp_path_factory.mktemp("profile")
-    result = run_cli("profile", "--variant", "tf_data_naive", "--preset", "default",
+    result = run_cli("profile", "--variant", "tf_data_naive", "--preset", "quick",
                      "--min-sample-s", "0.1", "--rounds", "8", "--results-dir", str(results))
     assert result.returncode == 0, result.stderr[-3000:]
     out_dir = next(results.iterdir())

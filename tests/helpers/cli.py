@@ -17,6 +17,7 @@ TINY_ARGS = ("--num-train", "48", "--num-val", "24", "--image-size", "32",
              "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1",
              "--min-sample-s", "0.05")  # short samples: these tests check bookkeeping, not speed
 HOSTILE = "<script>alert(1)</script>"
+TAG = "PIPEBENCH_TEST_TAG"  # set per test process; the processes its tests start inherit it
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,

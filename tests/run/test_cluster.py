@@ -20,18 +20,24 @@ import pytest
 from bench.config import Cell, service_cells, service_worker_counts
 from bench.errors import PipebenchError
 from bench.report.scaling import service_scaling
-from tests.helpers.cli import ROOT, run_cli
+from tests.helpers.cli import ROOT, TAG, run_cli
 
 RUN = ("--num-train", "96", "--num-val", "32", "--image-size", "32", "--num-classes", "3", "--epochs", "2",
        "--batch-size", "16", "--min-sample-s", "0.05", "--trials", "1", "--no-overhead-check")
 
 
 def service_servers() -> list[psutil.Process]:
+    """Live tf.data service servers started by this test process's runs (tagged through their
+    environment, so that servers of tests running beside it in another process do not count)."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or []
-        if "bench.run.cluster" in cmd and proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-            found.append(proc)
+        try:
+            ours = proc.environ().get(TAG) == os.environ[TAG]
+            if "bench.run.cluster" in cmd and ours and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
     return found
 
 

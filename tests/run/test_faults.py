@@ -31,7 +31,7 @@ def workers_of(run_dir) -> list[psutil.Process]:
 @pytest.mark.slow
 def test_a_hung_cell_times_out_and_the_run_goes_on(tmp_path):
     result = run_cli("run", "--variants", "in_memory_tensor_slices", "--pipeline", "plugins.pipelines:hangs",
-                     *FAST, *TINY_ARGS, "--timeout", "20", "--results-dir", str(tmp_path), timeout=300)
+                     *FAST, *TINY_ARGS, "--timeout", "12", "--results-dir", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = next(tmp_path.iterdir())
     frame = pd.read_csv(run_dir / "results.csv").set_index("variant")
