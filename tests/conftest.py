@@ -44,6 +44,15 @@ def tiny_spec(isolated_cache):
 
 
 @pytest.fixture(scope="session")
+def tiny_dirs(tiny_spec):
+    """`--data-dir` and `--val-dir` of the tiny embedded dataset, for commands that take folders."""
+    from bench.data.dataset import EmbeddedDataset
+
+    root = EmbeddedDataset(**TINY).root()
+    return "--data-dir", str(root / "train"), "--val-dir", str(root / "val")
+
+
+@pytest.fixture(scope="session")
 def naive_profile(tmp_path_factory, isolated_cache):
     """One real `pipebench profile` of tf_data_naive with its advice verified in 8 rounds, shared by
     the profile tests and the browser test of its page: (profile.json, the process, its folder)."""

@@ -103,7 +103,7 @@ PLUGIN = {"PIPEBENCH_VARIANTS": "plugins.throwaway_variant"}
 
 
 @pytest.mark.slow
-def test_a_new_variant_is_one_module_and_one_registration(tmp_path):
+def test_a_new_variant_is_one_module_and_one_registration(tmp_path, tiny_dirs):
     listed = run_cli("list", env=PLUGIN)
     assert listed.returncode == 0, listed.stderr
     assert "throwaway                      [throwaway]" in listed.stdout
@@ -117,7 +117,7 @@ def test_a_new_variant_is_one_module_and_one_registration(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     (cell,) = json.loads(next((tmp_path / "run").glob("*/results.json")).read_text())["cells"]
     assert cell["variant"] == "throwaway" and cell["status"] == "ok"
-    quick = ("--preset", "quick", "--min-sample-s", "0.05", "--rounds", "3")
+    quick = ("--preset", "quick", *tiny_dirs, "--min-sample-s", "0.05", "--rounds", "3")
     profile = run_cli("profile", "--variant", "throwaway", *quick, "--no-verify",
                       "--results-dir", str(tmp_path / "p"), env=PLUGIN)
     assert profile.returncode == 0, profile.stderr[-3000:]

@@ -31,10 +31,10 @@ def test_stage_costs_are_prefix_differences_and_the_slowest_rate_wins():
 
 
 @pytest.fixture(scope="module")
-def slow_profile(tmp_path_factory):
+def slow_profile(tmp_path_factory, tiny_dirs):
     """One `profile --no-verify --trace` of a pipeline slow on purpose in its resize stage."""
     results = tmp_path_factory.mktemp("slow-profile")
-    result = run_cli("profile", "--variant", SLOW, "--preset", "quick", "--no-verify", "--trace",
+    result = run_cli("profile", "--variant", SLOW, "--preset", "quick", *tiny_dirs, "--no-verify", "--trace",
                      "--results-dir", str(results))
     assert result.returncode == 0, result.stderr[-3000:]
     return result, results
@@ -83,9 +83,9 @@ def test_naive_advice_applied_reaches_the_tuned_preset_within_noise(naive_profil
 
 
 @pytest.mark.slow
-def test_sweep_measures_every_value_and_picks_the_best(tmp_path):
+def test_sweep_measures_every_value_and_picks_the_best(tmp_path, tiny_dirs):
     result = run_cli("sweep", "--variant", "tf_data_naive", "--knobs", "parallel_calls,cache",
-                     "--preset", "quick", "--min-sample-s", "0.1", "--rounds", "3",
+                     "--preset", "quick", *tiny_dirs, "--min-sample-s", "0.1", "--rounds", "3",
                      "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     record = only_json(tmp_path, "sweep.json")
