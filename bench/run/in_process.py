@@ -18,8 +18,7 @@ from bench.data.dataset import DataSpec, EmbeddedDataset, resolve_spec
 SMALL = EmbeddedDataset(num_train=256, num_val=32, image_size=32, num_classes=4)
 BATCH_SIZE = 32
 SHARED_MODULES = ("pipelines.base", "pipelines.decode", "pipelines.augment", "pipelines.tfdata",
-                  "pipelines.tfops",
-                  "bench.run.modes", "bench.run.fit_timing", "bench.run.in_process",
+                  "pipelines.tfops", "bench.run.modes", "bench.run.fit_timing", "bench.run.in_process",
                   "bench.run.cluster")
 
 
