@@ -33,13 +33,18 @@ def tiny(count: int, image=IMAGE):
         (np.zeros((count, *image, 3), np.float32), np.zeros(count, np.int32)))
 
 
-def sleeping(cost_s: float, shape):
-    """A tf.data map function that sleeps `cost_s` (calibrated) in `tf.py_function` per element."""
+def sleeping(cost_s: float, shape, request_s: float | None = None):
+    """A tf.data map function that sleeps `cost_s` in `tf.py_function` per element.
+
+    The sleep is calibrated here unless `request_s` (the argument to `time.sleep`) is given:
+    two pipelines that must cost the same, read in turn, share one calibration, since two
+    calibrations taken seconds apart on a busy machine differ by a few percent.
+    """
     import tensorflow as tf
 
     from bench.run.modes import calibrated_sleep
 
-    request_s = calibrated_sleep(cost_s)
+    request_s = calibrated_sleep(cost_s) if request_s is None else request_s
 
     def pause(value):
         time.sleep(request_s)
@@ -53,9 +58,11 @@ def sleeping(cost_s: float, shape):
     return costly
 
 
-def sleep_per_image(count: int, cost_s: float, batch: int = BATCH, prefetch: int = 0, image=IMAGE):
+def sleep_per_image(count: int, cost_s: float, batch: int = BATCH, prefetch: int = 0, image=IMAGE,
+                    request_s: float | None = None):
     """`count` images, each costing `cost_s` of calibrated sleep in a sequential py_function map."""
-    ds = tiny(count, image).map(sleeping(cost_s, (*image, 3)), num_parallel_calls=1).batch(batch)
+    costly = sleeping(cost_s, (*image, 3), request_s)
+    ds = tiny(count, image).map(costly, num_parallel_calls=1).batch(batch)
     return ds.prefetch(prefetch) if prefetch else ds
 
 

@@ -14,9 +14,11 @@ import gc
 import json
 import sys
 
-CASES = {  # name: (make the dataset, images per epoch, repeats per sample)
-    "sleep-per-image": (lambda known_cost: known_cost.sleep_per_image(64, 0.005), 64, 3),
-    "python-per-batch": (lambda known_cost: known_cost.python_per_batch(256, 40_000), 256, 8),
+SLEEP_S = 0.005
+CASES = {  # name: (make the dataset from known_cost and the sleep request, images per epoch, repeats per sample)
+    "sleep-per-image": (lambda known_cost, request_s: known_cost.sleep_per_image(64, SLEEP_S, request_s=request_s),
+                        64, 3),
+    "python-per-batch": (lambda known_cost, request_s: known_cost.python_per_batch(256, 40_000), 256, 8),
 }
 
 
@@ -32,13 +34,17 @@ def peer_rate(dataset, count: int, loops: int, batch: int) -> float:
 
 
 def paired_ratios(case: str, rounds: int) -> list[float]:
-    """Alternating rounds: pipebench's pipeline mode and tfds.benchmark on fresh copies of one pipeline."""
+    """Alternating rounds: pipebench's pipeline mode and tfds.benchmark on fresh copies of one pipeline.
+
+    The sleep is calibrated once for the whole comparison: both readers read the same cost.
+    """
     import tensorflow_datasets  # noqa: F401  (imported before timing)
 
     from bench.run import known_cost, modes
     from pipelines.base import FitInput
 
     make, count, loops = CASES[case]
+    request_s = modes.calibrated_sleep(SLEEP_S, samples=50)
     settings = modes.ModeSettings(image_size=known_cost.IMAGE, num_classes=2, batch_size=known_cost.BATCH,
                                   num_train=count, step_s=0.0, min_sample_s=0.1)
     gc.collect()
@@ -48,10 +54,10 @@ def paired_ratios(case: str, rounds: int) -> list[float]:
         rates = {}
         for reader in (("ours", "peer") if round_ % 2 == 0 else ("peer", "ours")):
             if reader == "ours":
-                record = modes.run_pipeline(FitInput(x=make(known_cost)), settings, loops)
+                record = modes.run_pipeline(FitInput(x=make(known_cost, request_s)), settings, loops)
                 rates[reader] = record["images_per_sec"]
             else:
-                rates[reader] = peer_rate(make(known_cost), count, loops, known_cost.BATCH)
+                rates[reader] = peer_rate(make(known_cost, request_s), count, loops, known_cost.BATCH)
         ratios.append(rates["ours"] / rates["peer"])
     return ratios
 
