@@ -15,10 +15,9 @@ import json
 import sys
 
 SLEEP_S = 0.005
-CASES = {  # name: (make the dataset from known_cost and the sleep request, images per epoch, repeats per sample)
-    "sleep-per-image": (lambda known_cost, request_s: known_cost.sleep_per_image(64, SLEEP_S, request_s=request_s),
-                        64, 3),
-    "python-per-batch": (lambda known_cost, request_s: known_cost.python_per_batch(256, 40_000), 256, 8),
+CASES = {  # name: (make it from known_cost and the sleep request, images per epoch, repeats per sample)
+    "sleep-per-image": (lambda cost, request: cost.sleep_per_image(64, SLEEP_S, request_s=request), 64, 3),
+    "python-per-batch": (lambda cost, request: cost.python_per_batch(256, 40_000), 256, 8),
 }
 
 

@@ -42,7 +42,8 @@ def test_pipeline_mode_finds_the_rate_a_fixed_cost_implies():
 @pytest.mark.parametrize("case, rounds, tolerance", [
     # Single rounds here spread by +-5% (+-10% in a busy minute). Medians of 9 rounds from fresh
     # processes, sleep calibrated once per pair: 0.994-1.021 over 8 runs (2026-11-21), so 2% failed
-    # about one CI run in five. The median of 11 within 3% would still, in most runs, fail the 4% bias of issue 14.
+    # about one CI run in five. The median of 11 within 3% would still, in most runs, fail
+    # the 4% bias of issue 14.
     ("sleep-per-image", 11, 0.03),
     # CPU-bound and holding the GIL: on the 2-core VM single rounds of this pair spread by
     # +-20-25% (README, Measurement notes), so a test of 5 rounds can only hold it to 15%
