@@ -87,7 +87,13 @@ def add_run_parser(sub) -> None:
     p.add_argument("--target-rate", type=positive_float,
                    help="simulated accelerator rate in images/s (default 1000); sets the step")
     p.add_argument("--target-accuracy", type=float,
-                   help="validation accuracy for time-to-accuracy (default: 1.5 / classes)")
+                   help="validation accuracy for time-to-accuracy (default: the accuracy band's lower "
+                   "edge; 1.5 / classes without a band)")
+    p.add_argument("--accuracy-epochs", type=positive_int, metavar="N",
+                   help="epochs of each cell's untimed accuracy fit (default: the preset's, 8-12)")
+    p.add_argument("--accuracy-seeds", type=positive_int, metavar="N",
+                   help="seeds the reference variant is fitted with for the accuracy band; 3 or more "
+                   "give a band (default: the preset's, 3-5)")
     p.add_argument("--telemetry-hz", type=positive_float, default=5.0, help="telemetry samples per second")
     p.add_argument("--overhead-check", action=argparse.BooleanOptionalAction, default=False,
                    help="also measure the telemetry sampler's overhead (about 2 minutes; default: off)")
@@ -219,6 +225,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         min_sample_s=args.min_sample_s or preset.min_sample_s,
         step_s=step_seconds(batch_size, args.step_ms, args.target_rate),
         telemetry_hz=args.telemetry_hz, target_accuracy=args.target_accuracy,
+        accuracy_epochs=args.accuracy_epochs or preset.accuracy_epochs,
+        accuracy_seeds=args.accuracy_seeds or preset.accuracy_seeds,
         overhead_check=args.overhead_check,
         on_bad_file=args.on_bad_file,
         memory_budget_bytes=parse_size(args.memory_budget) if args.memory_budget else None,
@@ -267,7 +275,8 @@ def cmd_list() -> int:
     for p in PRESETS.values():
         print(f"    {p.name:8s} {p.num_train} train / {p.num_val} val images, {p.image_size}px, "
               f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.trials} round(s) "
-              f"of samples >= {p.min_sample_s:g} s")
+              f"of samples >= {p.min_sample_s:g} s; accuracy fit {p.accuracy_epochs} epochs, band of "
+              f"{p.accuracy_seeds} seeds")
     return 0
 
 

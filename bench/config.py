@@ -85,6 +85,8 @@ class Preset:
     with_clusters: bool = True  # include variants that start a local cluster (tf.data service)
     min_sample_s: float = 1.0  # every timed sample lasts at least this long
     service_workers: tuple[int, ...] | None = None  # local-cluster cells; None: 1, 2, 4, ... cores
+    accuracy_epochs: int = 12  # each cell's untimed accuracy fit (also its warm-up)
+    accuracy_seeds: int = 5  # fits of the reference variant, one per seed: the accuracy band
 
     @property
     def variants(self) -> list[str]:
@@ -106,6 +108,14 @@ def axis_rows() -> tuple[Cell, ...]:
     return tuple(Cell(reference_variant(), precision, augmentation) for precision, augmentation in AXIS_ROWS)
 
 
+def band_cell(cells) -> Cell | None:
+    """The cell fitted with several seeds for the accuracy band: the reference variant, in
+    float32, unaugmented, with its default options (the first such, if several backends)."""
+    reference = reference_variant()
+    return next((c for c in cells if c.variant == reference and c.precision == "float32"
+                 and c.augmentation == "none" and not c.options), None)
+
+
 BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports Keras with its own
 
 # The default preset's rounds: 9 is the fewest with which the exact paired test can call a
@@ -113,7 +123,7 @@ BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports 
 # (bench.stats.min_rounds_for), and gives a 96% interval of each median (2nd to 8th of 9).
 PRESETS = {
     "quick": Preset("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, axis_rows=2, with_clusters=False,
-                    min_sample_s=0.25),
+                    min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3),
     # 0.5 s samples: on the 2-core VM the spread of samples was the same from 0.1 to 2 s
     # (tools/sample_length.py, README), and 1 s samples made this preset take 15 minutes
     "default": Preset("default", 640, 240, 40, 6, 3, 32, 9, 600.0, min_sample_s=0.5, service_workers=(1,)),
@@ -145,7 +155,9 @@ class RunConfig:
     min_sample_s: float = 1.0
     step_s: float = 0.032
     telemetry_hz: float = 5.0
-    target_accuracy: float | None = None  # None: 1.5 times chance
+    target_accuracy: float | None = None  # None: the band's lower edge, else 1.5 times chance
+    accuracy_epochs: int = 12
+    accuracy_seeds: int = 5
     overhead_check: bool = False
     on_bad_file: str = "stop"  # or "skip": leave bad files out for every variant
     memory_budget_bytes: int | None = None  # None: the memory available when a cell starts

@@ -12,6 +12,10 @@ a comparison of runs, a stage profile's advice and a sweep:
 * A comparison is paired by round: rates measured in the same round are divided, so drift of
   the machine between rounds cancels. The ratio is the median of the per-round ratios, with
   the order-statistic interval of those ratios.
+* The accuracy band is a normal prediction interval for one more fit of a correct pipeline,
+  from the fits of the reference variant with n seeds: mean +- t(n-1) * sd * sqrt(1 + 1/n),
+  sd never below the binomial noise of the validation set. Accuracy is an average over many
+  validation images, so it is close to normal; with n < 3 there is no band.
 * "Faster" and "slower" come from an exact two-sided Wilcoxon signed-rank test on the
   per-round log ratios, at alpha = 0.05 after Holm's step-down correction across all the
   comparisons shown together; everything else is "within noise".
@@ -97,6 +101,47 @@ def summarize(samples, confidence: float = CONFIDENCE) -> Summary | None:
         return Summary(1, median, None, None, None)
     low, high, coverage = order_interval(n, confidence)
     return Summary(n, median, float(values[low]), float(values[high]), coverage)
+
+
+@dataclass(frozen=True)
+class Band:
+    """Where one more draw of what `values` measured is expected to land, at `coverage`.
+
+    `sd` is the values' own spread; `sd_floor` the least spread the width rests on (for an
+    accuracy, the binomial noise of the validation set: seeds that agree by chance, as a few
+    dozen images allow, do not make a band of zero width).
+    """
+
+    values: tuple[float, ...]
+    mean: float
+    sd: float
+    sd_floor: float
+    low: float
+    high: float
+    coverage: float
+
+    def place(self, value: float | None) -> str | None:
+        """"below", "inside" or "above" the band."""
+        if value is None:
+            return None
+        return "below" if value < self.low else "above" if value > self.high else "inside"
+
+    def to_dict(self) -> dict:
+        return {"values": list(self.values), "mean": self.mean, "sd": self.sd, "sd_floor": self.sd_floor,
+                "low": self.low, "high": self.high, "coverage": self.coverage}
+
+
+def prediction_band(values, coverage: float = CONFIDENCE, bounds=(-math.inf, math.inf),
+                    sd_floor: float = 0.0) -> Band | None:
+    """The normal prediction interval for one more value (see the module doc), cut to `bounds`."""
+    kept = clean(values)
+    n = len(kept)
+    if n < 3:
+        return None
+    mean, sd = float(np.mean(kept)), float(np.std(kept, ddof=1))
+    half = float(stats.t.ppf((1 + coverage) / 2, n - 1)) * max(sd, sd_floor) * math.sqrt(1 + 1 / n)
+    return Band(tuple(float(v) for v in values if v is not None and math.isfinite(v)), mean, sd, sd_floor,
+                max(mean - half, bounds[0]), min(mean + half, bounds[1]), coverage)
 
 
 def wilcoxon_p(log_ratios) -> float | None:

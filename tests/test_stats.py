@@ -126,3 +126,24 @@ def test_calibration_ends_with_a_long_enough_sample_and_on_an_input_that_reads_n
     assert (repeats, per_repeat) == (110, pytest.approx(0.01)), "a second sample caught the first one's luck"
     assert calibrate(lambda repeats: 0.0, min_sample_s=1.0) == (1, 0.0)
     assert calibrate(lambda repeats: 1e-9, min_sample_s=1.0, limit=64)[0] == 64
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_the_accuracy_band_holds_one_more_draw_at_its_stated_coverage(n):
+    """Known answer: for normal values, one more draw lands inside the band 95% of the time."""
+    rng = np.random.default_rng(n)
+    trials = 4000
+    inside = 0
+    for _ in range(trials):
+        draws = rng.normal(0.93, 0.02, n + 1)
+        band = stats.prediction_band(draws[:n])
+        inside += band.place(float(draws[n])) == "inside"
+    assert inside / trials == pytest.approx(0.95, abs=0.015)
+
+
+def test_the_band_needs_three_values_keeps_its_bounds_and_its_floor():
+    assert stats.prediction_band([0.9, 0.95]) is None
+    band = stats.prediction_band([0.5, 0.5, 0.5], bounds=(0.0, 1.0), sd_floor=0.1)
+    assert band.sd == 0.0 and band.low < 0.5 < band.high, "agreeing seeds do not make a band of zero width"
+    assert stats.prediction_band([0.98, 0.99, 1.0], bounds=(0.0, 1.0)).high == 1.0
+    assert [band.place(v) for v in (0.0, 0.5, None)] == ["below", "inside", None]

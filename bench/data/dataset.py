@@ -19,7 +19,10 @@ from bench.errors import PipebenchError
 from pipelines.files import built_atomically, cache_root
 from pipelines.spec import DataSpec
 
-NOISE_STD = 20.0
+# Pixel noise: at 20 (shapes-v2) the small CNN reached 0.78-0.91 after 12 epochs over 4 seeds
+# and a 10%-label-noise pipeline overlapped it; at 8 (shapes-v3), 0.90-0.95 over 7 seeds, with
+# that pipeline at 0.68-0.88 (README, "The accuracy band").
+NOISE_STD = 8.0
 LAYOUT_HINT = "give a folder with one subfolder of images per class"
 EMBEDDED_SHAPES = (
     "circle", "square", "triangle", "cross", "ring",
@@ -39,7 +42,7 @@ class EmbeddedDataset:
 
     def root(self) -> Path:
         key = f"{self.num_train}-{self.num_val}-{self.image_size}-{self.num_classes}-{self.seed}"
-        return cache_root() / "datasets" / f"shapes-v2-{key}"
+        return cache_root() / "datasets" / f"shapes-v3-{key}"
 
 
 def ensure_embedded(params: EmbeddedDataset) -> Path:
@@ -72,8 +75,9 @@ def write_embedded(params: EmbeddedDataset, tmp: Path) -> None:
 def draw_shape(shape: str, size: int, rng: np.random.Generator):
     """One noisy image of `shape`: random colours, position, scale, a distractor and noise.
 
-    The noise and distractor keep a small CNN well above chance but short of
-    100% within a few epochs, so accuracy differences between variants can show.
+    The noise and distractor keep a small CNN short of 100%, while the accuracy fit
+    (`--accuracy-epochs`) takes it to about 0.93 with a seed spread of about 0.02: far
+    enough above chance for a pipeline that changes the data to fall below the band.
     """
     from PIL import Image, ImageDraw
 

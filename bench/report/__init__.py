@@ -12,6 +12,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from bench.config import Cell, band_cell
 from bench.errors import PipebenchError
 from bench.report import figures
 from bench.report.scaling import service_scaling
@@ -45,6 +46,7 @@ def cell_row(stats_: CellStats) -> dict:
         "au_high": au.high if au else None,
         "input_bound": stats_.input_bound, "time_to_accuracy_s": stats_.time_to_accuracy_s,
         "first_batch_s": stats_.first_batch_s, "val_accuracy": stats_.val_accuracy,
+        "vs_band": stats_.vs_band, "epochs_to_target": stats_.epochs_to_target,
         "cpu_percent": stats_.cpu_percent, "peak_rss_bytes": stats_.peak_rss_bytes,
         "gpu_util_percent": stats_.gpu_util_percent, "short_samples": stats_.short_samples,
         "speedup": versus.ratio if versus else None, "speedup_text": versus.text if versus else None,
@@ -79,11 +81,13 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
     html = ENV.get_template("report.html.j2").render(
         doc=doc, rows=rows, pick=recommend(rows, analysis), fmt=format_number,
         scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
+        band=analysis.band, band_cell=band_label(doc),
+        fitted=any(c.result.accuracy_fits for c in analysis.cells),
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
             "modes": figures.modes_bars(rows),
             "stall_au": figures.stall_au_bars(rows),
-            "accuracy": figures.accuracy_lines(doc),
+            "accuracy": figures.accuracy_lines(doc, analysis.band, rows),
             "telemetry": figures.telemetry_lines(doc),
             "scaling": figures.scaling_lines(scaling),
         },
@@ -93,13 +97,19 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
     return path
 
 
+def band_label(doc: dict) -> str | None:
+    """The label of the cell whose seeds make the accuracy band."""
+    chosen = band_cell([Cell.of(c) for c in doc.get("cells", [])])
+    return chosen.label if chosen else None
+
+
 def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     """The set of cells to choose from: as accurate as the best, and not significantly slower
     than the fastest of them.
 
-    Eligible: validation accuracy within the noise of the best one (the 95% binomial
-    half-width of the best accuracy), so a faster pipeline that learns measurably worse
-    is not recommended. Every cell is compared with the fastest eligible cell (highest
+    Eligible: validation accuracy not below the accuracy band (without a band, within the
+    95% binomial half-width of the best accuracy), so a faster pipeline that learns
+    measurably worse is not recommended. Every cell is compared with the fastest eligible cell (highest
     median training rate), paired by round (`bench.results.store.analyse`: the report's one
     family of tests, Holm-corrected); the set is the fastest plus the eligible cells the
     test cannot call slower, each with its ratio to the fastest and interval. What
@@ -118,7 +128,7 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     accurate = {id(c) for c in analysis.accurate}
     return {"fastest": fastest, "members": members, "best_accuracy": analysis.best_accuracy,
             "slower": [p for p in pairs if p["comparison"].verdict == "slower"],
-            "noise": analysis.accuracy_noise, "test": analysis.test,
+            "noise": analysis.accuracy_noise, "band": analysis.band, "test": analysis.test,
             "excluded": [r for r in rows if r["status"] == "ok" and r["images_per_sec"]
                          and id(r["stats"]) not in accurate and not r["data_differs"]],
             "data_differs": [r for r in rows if r["data_differs"]],

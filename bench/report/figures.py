@@ -109,30 +109,53 @@ def telemetry_lines(doc: dict) -> str | None:
     return to_svg(fig)
 
 
-def accuracy_lines(doc: dict) -> str | None:
-    """Validation accuracy per epoch and against wall time, for each cell's first training trial."""
+def accuracy_lines(doc: dict, band=None, rows=()) -> str | None:
+    """Validation accuracy per epoch, and against training time, with the accuracy band shaded.
+
+    Each cell's accuracy fit; the time axis is the fit's epochs at the cell's median timed
+    training rate. Runs from before the accuracy fit: each cell's first training trial.
+    """
+    rates = {r["key"]: r["images_per_sec"] for r in rows}
     curves = []
     for cell in doc.get("cells", []):
+        fits = [f for f in cell.get("accuracy_fits") or () if f.get("val_accuracy")]
+        if fits:
+            rate, images = rates.get(cell_key(cell)), fits[0].get("images_per_epoch")
+            acc = fits[0]["val_accuracy"]
+            epoch_s = images / rate if rate and images else None
+            curves.append((cell_label(cell), list(range(1, len(acc) + 1)), acc,
+                           [e * epoch_s for e in range(1, len(acc) + 1)] if epoch_s else None))
+            continue
         run = next((r for r in cell.get("runs", []) if r["mode"] == "train" and r["status"] == "ok"), None)
         if run and run["epochs"]:
-            curves.append((cell_label(cell), run["epochs"]))
+            epochs = run["epochs"]
+            curves.append((cell_label(cell), [e["epoch"] for e in epochs],
+                           [e.get("val_accuracy") for e in epochs], [e.get("wall_s") for e in epochs]))
     if not curves:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for label, epochs in curves:
-        acc = [e.get("val_accuracy") for e in epochs]
-        left.plot([e["epoch"] for e in epochs], acc, marker="o", linewidth=1, label=label)
-        right.plot([e.get("wall_s") for e in epochs], acc, marker="o", linewidth=1, label=label)
+    for label, epochs, acc, seconds in curves:
+        left.plot(epochs, acc, marker="o", linewidth=1, label=label)
+        if seconds:
+            right.plot(seconds, acc, marker="o", linewidth=1, label=label)
     target = doc.get("target_accuracy")
     for ax in (left, right):
+        if band is not None:
+            ax.axhspan(band.low, band.high, color="#2a7", alpha=0.15, linewidth=0)
         if target:
             ax.axhline(target, color="#555", linestyle=":", linewidth=1)
         ax.grid(alpha=0.3)
     left.set_xlabel("epoch")
     left.set_ylabel("validation accuracy")
-    right.set_xlabel("wall time since training started (s)")
+    right.set_xlabel("training seconds (at the median timed rate)")
     left.legend(fontsize=7)
     return to_svg(fig)
+
+
+def cell_key(cell: dict) -> str:
+    from bench.config import Cell
+
+    return Cell.of(cell).key
 
 
 def cell_label(cell: dict) -> str:

@@ -122,6 +122,12 @@ class CellResult:
         """The equivalence check found that this cell changes the data (never recommended)."""
         return self.equivalence is not None and self.equivalence.differs
 
+    @property
+    def accuracy_fits(self) -> list[dict]:
+        """The untimed accuracy fits that validated: the cell's own, then the band's further seeds."""
+        fits = self.extra.get("accuracy_fits") or ()
+        return [f for f in fits if any(a is not None for a in f["val_accuracy"])]
+
     def runs_of(self, mode: str) -> list[ModeRun]:
         """The successful runs of `mode`, in round order."""
         return sorted((r for r in self.runs if r.mode == mode and r.ok), key=lambda r: r.round)

@@ -20,11 +20,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.config import Cell
+from bench.config import Cell, band_cell
 from bench.errors import PipebenchError
 from bench.results.records import CellResult, ModeRun
 from bench.run.modes import MODES
-from bench.stats import PAIRED_TEST, Comparison, Summary, finish_comparisons, paired, summarize
+from bench.stats import (
+    PAIRED_TEST,
+    Band,
+    Comparison,
+    Summary,
+    finish_comparisons,
+    paired,
+    prediction_band,
+    summarize,
+)
 
 SCHEMA_VERSION = 3
 # Schema history (the loader upgrades older documents step by step):
@@ -45,6 +54,7 @@ CSV_COLUMNS = [
     "images_per_sec_median", "images_per_sec_low", "images_per_sec_high", "interval_coverage", "unstable",
     "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
     "train_accuracy", "val_accuracy", "time_to_accuracy_s",
+    "accuracy_band_low", "accuracy_band_high", "accuracy_vs_band", "epochs_to_target",
     "data_check", "data_matched_share", "data_label_agreement", "data_mae", "data_p99_abs_error",
     "data_value_min", "data_value_max", "data_reasons",
     "stall_percent", "stall_percent_low", "stall_percent_high", "au_percent", "au_percent_low",
@@ -141,8 +151,10 @@ class CellStats:
     stall: Summary | None
     au: Summary | None
     val_accuracy: float | None
-    val_accuracies: tuple[float, ...]
+    val_accuracies: tuple[float, ...]  # each accuracy fit's (the band cell: one per seed)
     time_to_accuracy_s: float | None
+    epochs_to_target: int | None  # of the accuracy fit
+    vs_band: str | None  # "below", "inside" or "above" the accuracy band; None: no band
     first_batch_s: float | None
     cpu_percent: float | None
     peak_rss_bytes: int | None
@@ -170,20 +182,67 @@ def per_round_stall(result: CellResult) -> list[float]:
     return [100.0 * (1.0 - rate / bound[r]) for r, rate in result.by_round("train").items() if bound.get(r)]
 
 
-def cell_stats(result: CellResult, target: float | None, min_sample_s: float | None = None) -> CellStats:
+def final_accuracy(fit: dict) -> float | None:
+    """Validation accuracy at the end of an accuracy fit."""
+    scored = [a for a in fit["val_accuracy"] if a is not None]
+    return scored[-1] if scored else None
+
+
+def epochs_to(fit: dict, target: float | None) -> int | None:
+    """The first epoch of an accuracy fit whose validation accuracy reaches `target`."""
+    if target is None:
+        return None
+    return next((i + 1 for i, a in enumerate(fit["val_accuracy"]) if a is not None and a >= target), None)
+
+
+def accuracy_band(results: list[CellResult], num_val: int) -> Band | None:
+    """The band: the prediction interval of the band cell's fits, one per seed (`bench.stats`),
+    its spread at least the binomial noise of an accuracy on `num_val` images."""
+    chosen = band_cell([r.cell for r in results])
+    accuracies = [final_accuracy(f) for f in next((r.accuracy_fits for r in results if r.cell == chosen), [])]
+    present = [a for a in accuracies if a is not None]
+    mean = float(np.mean(present)) if present else 0.0
+    floor = math.sqrt(mean * (1 - mean) / num_val) if num_val else 0.0
+    return prediction_band(accuracies, bounds=(0.0, 1.0), sd_floor=floor)
+
+
+def accuracy_figures(result: CellResult, target: float | None, train: Summary | None) -> dict:
+    """Accuracy, the seeds' accuracies and time to accuracy of a cell.
+
+    From its accuracy fit: the accuracy at the fit's end, and time to accuracy as the epochs the
+    fit needed to reach `target` times the epoch's seconds at the cell's median timed training
+    rate (the fit itself is untimed). Runs before the accuracy fit existed: each training
+    trial's validation accuracy at `--epochs` and its wall time to `target`, as they were.
+    """
+    fits = result.accuracy_fits
+    if fits:
+        epochs = epochs_to(fits[0], target)
+        images = fits[0].get("images_per_epoch")
+        seconds = epochs * images / train.median if epochs and images and train else None
+        return {"val_accuracy": final_accuracy(fits[0]), "epochs_to_target": epochs,
+                "val_accuracies": tuple(final_accuracy(f) for f in fits), "time_to_accuracy_s": seconds}
+    runs = result.runs_of("train")
+    reached = [time_to_accuracy(r.epochs, target) for r in runs]
+    accuracies = tuple(a for a in (r.val_accuracy for r in runs) if a is not None)
+    return {"val_accuracy": median_of(accuracies), "val_accuracies": accuracies, "epochs_to_target": None,
+            "time_to_accuracy_s": median_of(reached) if reached and None not in reached else None}
+
+
+def cell_stats(result: CellResult, target: float | None, min_sample_s: float | None = None,
+               band: Band | None = None) -> CellStats:
     """The derived figures of one cell (no comparison yet: see `analyse`)."""
     train = result.runs_of("train")
     telemetry = [r.telemetry or {} for r in train]
-    reached = [time_to_accuracy(r.epochs, target) for r in train]
-    accuracies = tuple(a for a in (r.val_accuracy for r in train) if a is not None)
     short = sum(1 for r in result.runs if r.ok and min_sample_s and (r.sample.seconds or 0) < min_sample_s)
+    modes = summaries_of(result)
+    accuracy = accuracy_figures(result, target, modes.get("train"))
     return CellStats(
         result=result,
-        modes=summaries_of(result),
+        modes=modes,
         stall=summarize(per_round_stall(result)),
         au=summarize([100.0 * r.au for r in result.runs_of("simulated") if r.au is not None]),
-        val_accuracy=median_of(accuracies), val_accuracies=accuracies,
-        time_to_accuracy_s=median_of(reached) if reached and None not in reached else None,
+        **accuracy,
+        vs_band=band.place(accuracy["val_accuracy"]) if band else None,
         first_batch_s=median_of(r.first_batch_s for r in train),
         cpu_percent=median_of(t.get("cpu_percent") for t in telemetry),
         peak_rss_bytes=max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")), default=None),
@@ -208,6 +267,7 @@ class Analysis:
     accurate: tuple[CellStats, ...] = ()
     best_accuracy: float | None = None
     accuracy_noise: float | None = None
+    band: Band | None = None  # the accuracy band, when the run fitted the reference with >= 3 seeds
     test: str = PAIRED_TEST
 
 
@@ -232,14 +292,19 @@ def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | N
 
 
 def accurate_cells(cells: list[CellStats], num_val: int) -> tuple[list[CellStats], float | None, float]:
-    """The measured cells whose validation accuracy is within the noise of the best one (the 95%
-    binomial half-width of the best accuracy on `num_val` images), the best and that noise.
-    A cell whose data differ from the reference is never among them: it changes the experiment."""
+    """The measured cells that learn as well as they should, the best accuracy and the noise allowed.
+
+    With an accuracy band: every cell not below it. Without one (fewer than 3 seeds, or runs
+    from before the band): the cells within the 95% binomial half-width on `num_val` images
+    of the best accuracy. A cell whose data differ from the reference is never among them:
+    it changes the experiment."""
     ok = [c for c in cells if c.result.status == "ok" and c.train is not None and c.val_accuracy is not None
           and not c.result.data_differs]
     if not ok:
         return [], None, 0.0
     best = max(c.val_accuracy for c in ok)
+    if any(c.vs_band is not None for c in cells):
+        return [c for c in ok if c.vs_band != "below"], best, 0.0
     noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
     return [c for c in ok if c.val_accuracy >= best - noise], best, noise
 
@@ -248,7 +313,9 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     """The run's cells with their statistics, each compared with the fastest accurate cell."""
     target = doc.get("target_accuracy")
     min_sample_s = (doc.get("config") or {}).get("min_sample_s")
-    cells = [cell_stats(CellResult.from_dict(c), target, min_sample_s) for c in doc.get("cells", [])]
+    results = [CellResult.from_dict(c) for c in doc.get("cells", [])]
+    band = accuracy_band(results, (doc.get("dataset") or {}).get("num_val") or 0)
+    cells = [cell_stats(r, target, min_sample_s, band) for r in results]
     accurate, best, noise = accurate_cells(cells, (doc.get("dataset") or {}).get("num_val") or 0)
     fastest = max(accurate, key=lambda c: c.train.median) if accurate else None
     base = pick_baseline(cells, baseline or doc.get("baseline"))
@@ -270,7 +337,7 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c)) for c in cells]
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
-                    tuple(find[id(c)] for c in accurate), best, noise)
+                    tuple(find[id(c)] for c in accurate), best, noise, band=band)
 
 
 def summaries_of(result: CellResult) -> dict[str, Summary | None]:
@@ -306,8 +373,7 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         "epochs": len(epochs), "images_delivered": sum(e.get("images", 0) for e in epochs),
         "images_expected": run.extra.get("images_expected"),
         "train_accuracy": last.get("accuracy") if is_train else None,
-        "val_accuracy": run.val_accuracy if is_train else None,
-        "time_to_accuracy_s": time_to_accuracy(epochs, target) if is_train else None,
+        **accuracy_columns(stats_, run, target, analysis.band),
         **data_columns(stats_.result.equivalence),
         "stall_percent": stall.median if stall else None, "stall_percent_low": stall.low if stall else None,
         "stall_percent_high": stall.high if stall else None,
@@ -322,6 +388,19 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         "warmup_included": run.extra.get("warmup_included"), "gc_s": run.extra.get("gc_s"),
         "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
     }
+
+
+def accuracy_columns(stats_: CellStats, run: ModeRun, target: float | None, band: Band | None) -> dict:
+    """A training row's accuracy: the cell's accuracy fit's (a trial's own, in runs from before it)."""
+    if run.mode != "train":
+        return dict.fromkeys(("val_accuracy", "time_to_accuracy_s", "accuracy_band_low", "accuracy_band_high",
+                              "accuracy_vs_band", "epochs_to_target"))
+    own = not stats_.result.accuracy_fits
+    return {"val_accuracy": run.val_accuracy if own else stats_.val_accuracy,
+            "time_to_accuracy_s": time_to_accuracy(run.epochs, target) if own else stats_.time_to_accuracy_s,
+            "accuracy_band_low": band.low if band else None,
+            "accuracy_band_high": band.high if band else None,
+            "accuracy_vs_band": stats_.vs_band, "epochs_to_target": stats_.epochs_to_target}
 
 
 def data_columns(found) -> dict:

@@ -31,11 +31,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.config import Cell, RunConfig, default_target_accuracy
+from bench.config import Cell, RunConfig, band_cell, default_target_accuracy
 from bench.data.checks import CheckReport
 from bench.data.dataset import DataSpec, resolve_spec
 from bench.errors import PipebenchError
-from bench.results.store import SCHEMA_VERSION, load_run, mode_summaries, new_run_dir, save_run, unmeasured
+from bench.results.records import CellResult
+from bench.results.store import (
+    SCHEMA_VERSION,
+    accuracy_band,
+    load_run,
+    mode_summaries,
+    new_run_dir,
+    save_run,
+    unmeasured,
+)
 from bench.run import environment, memory
 from bench.run.worker import EVENT_PREFIX
 from pipelines.base import (
@@ -49,7 +58,7 @@ from pipelines.base import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "step_s", "telemetry_hz",
-            "min_sample_s")
+            "min_sample_s", "accuracy_epochs")
 # a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
 OVERHEAD_REPEATS = 6
 DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
@@ -80,7 +89,8 @@ def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dic
     scoped[cell.variant] = {**scoped.get(cell.variant, {}), **own}
     return {
         "cell": cell.to_record(),
-        "settings": {k: getattr(config, k) for k in SETTINGS},
+        "settings": {k: getattr(config, k) for k in SETTINGS} | {
+            "band_seeds": config.accuracy_seeds if cell == band_cell(config.cells) else 1},
         "options": options_for(get_variant(cell.variant), scoped),
         "spec": spec.to_json(),
         "scratch_dir": str(scratch),
@@ -235,12 +245,10 @@ def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
 
 
 def show_event(bar, event: dict) -> None:
-    """Show what a cell is doing: its local service, training's progress."""
+    """Show what a cell is doing: its local service."""
     if event["event"] == "service":
         bar.write(f"  local tf.data service ready at {event['target']}: dispatcher + "
                   f"{len(event['worker_pids'])} worker(s), pids {event['worker_pids']}", file=sys.stderr)
-    elif event["event"] == "epoch" and event.get("val_accuracy") is not None:
-        bar.set_postfix(trial=event["trial"], epoch=event["epoch"], val_acc=f"{event['val_accuracy']:.2f}")
 
 
 def overhead_check(variant: str, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
@@ -334,11 +342,25 @@ def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -
     for key, event in answers(procs, records, "set_up"):
         framework = event["framework"]
         records[key].update(framework=framework, warmup_fit=event["warmup_fit"],
-                            equivalence=event.get("equivalence"))
+                            equivalence=event.get("equivalence"), accuracy_fits=event["accuracy_fits"])
         doc["environment"].setdefault("framework", framework)
         doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
     for key, event in answers(procs, records, "ready", command="calibrate"):
         records[key].update(calibration=event["calibration"], loops=event["loops"])
+
+
+def choose_target(config: RunConfig, doc: dict, records: dict[str, dict]) -> None:
+    """Time to accuracy's target: as given, else the accuracy band's lower edge (a level a
+    correct pipeline reaches and one that changes the data does not), else, without a band,
+    the 1.5 times chance the document started with."""
+    if config.target_accuracy is not None:
+        doc["target_accuracy_source"] = "given"
+        return
+    band = accuracy_band([CellResult.from_dict(r) for r in records.values()], doc["dataset"]["num_val"])
+    if band is not None:
+        doc["target_accuracy"], doc["target_accuracy_source"] = band.low, "accuracy band's lower edge"
+    else:
+        doc["target_accuracy_source"] = "1.5 x chance (no accuracy band)"
 
 
 def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess], records: dict[str, dict],
@@ -431,6 +453,7 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
                 procs[cell.key] = started
         bar.set_description(f"setting up {len(procs)} cell(s)")
         set_up(procs, records, doc)
+        choose_target(config, doc, records)
         save_run(run_dir, doc)
         for round_ in range(config.trials):
             measure_round(round_, todo, procs, records, doc, run_dir, bar)

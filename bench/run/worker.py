@@ -112,6 +112,7 @@ class CellWorker:
         self.built = None
         self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
         self.warmup: dict | None = None
+        self.accuracy: list[dict] = []  # the accuracy fit, then the band's further seeds
         self.loops = None
         self.calibration: dict = {}
 
@@ -142,8 +143,10 @@ class CellWorker:
             seed = self.settings["seed"]
             aug = self.job["cell"]["augmentation"] == "keras_layers"
             layers = augment.keras_layers(seed) if aug else ()
+            steps = -(-len(self.spec.train_files) // self.settings["batch_size"])
             model, core_hash = build_model(self.settings["model"], self.spec.image_size,
-                                           self.spec.num_classes, seed, layers)
+                                           self.spec.num_classes, seed, layers,
+                                           decay_steps=steps * self.accuracy_epochs)
             model.optimizer.build(model.trainable_variables)
             snapshot = ([v.numpy() for v in model.variables], [v.numpy() for v in model.optimizer.variables])
             self.built = (model, core_hash, snapshot, weights_sha256(model))
@@ -158,28 +161,49 @@ class CellWorker:
         return model, core_hash
 
     def warm_up(self) -> None:
-        """One untimed two-epoch fit, and a validation pass, before the first timed fit.
+        """The accuracy fit, which is also the untimed warm-up before the first timed fit.
 
-        Each timed fit already leaves its first epoch out; this also takes the
-        one-time costs that land later in a process's first fit: compiling the
-        step for the last, smaller batch at the end of epoch 1 and, under JAX
-        with tf.data input, a wait of several seconds with idle CPU at the start
-        of epoch 2 (measured; it did not recur in later fits). Trials then
-        restore the model's initial weights as usual. A failure is recorded,
-        not raised: the timed mode that follows reports its own.
+        `accuracy_epochs` epochs (at least 2) on this cell's pipeline, from the model's initial
+        weights, validated after every epoch on the reference decode of the validation files;
+        the band cell (`band_seeds` > 1) fits again from the initial weights of each further seed.
+        As a warm-up it takes the one-time costs that land later in a process's first fit:
+        compiling the step for the last, smaller batch at the end of epoch 1 and, under JAX
+        with tf.data input, a wait of several seconds with idle CPU at the start of epoch 2
+        (measured; it did not recur in later fits). Trials then restore the initial weights.
+        A failure is recorded, not raised: the timed mode that follows reports its own.
         """
-        from bench.run import modes
-
         started = time.perf_counter()
+        self.accuracy = []
         try:
-            fit_input, _ = self.pipeline(0)
-            model = self.model()[0]
-            recorder = modes.fit_and_record(model, fit_input, 2)
-            model.evaluate(*self.val, batch_size=self.settings["batch_size"], verbose=0)
+            for offset in range(max(self.settings.get("band_seeds", 1), 1)):
+                self.accuracy.append(self.accuracy_fit(offset))
             self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
-                           "epoch_s": recorder.epochs[-1]["train_s"] if recorder.epochs else None}
+                           "epoch_s": self.accuracy[0]["epoch_s"]}
         except Exception as exc:  # the timed run reports it in full
             self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
+
+    def accuracy_fit(self, offset: int) -> dict:
+        """One fit of `accuracy_epochs` from the initial weights of seed `seed + offset`, its
+        pipeline shuffled with that seed too: validation accuracy after each epoch."""
+        from bench.run import modes
+        from bench.run.models import build_core
+
+        seed = self.settings["seed"] + offset
+        fit_input, _ = self.pipeline(offset)
+        model = self.model()[0]
+        if offset:  # the band cell is unaugmented: the compiled model is the core itself
+            model.set_weights(build_core(self.settings["model"], self.spec.image_size,
+                                         self.spec.num_classes, seed).get_weights())
+        started = time.perf_counter()
+        recorder = modes.fit_and_record(model, fit_input, self.accuracy_epochs, validation=self.val)
+        return {"seed": seed, "epochs": self.accuracy_epochs, "fit_s": time.perf_counter() - started,
+                "epoch_s": recorder.epochs[-1]["train_s"] if recorder.epochs else None,
+                "images_per_epoch": recorder.epochs[-1]["images"] if recorder.epochs else None,
+                "val_accuracy": [e.get("val_accuracy") for e in recorder.epochs]}
+
+    @property
+    def accuracy_epochs(self) -> int:
+        return max(self.settings.get("accuracy_epochs", 2), 2)
 
     def check_data(self) -> dict:
         """What this cell's pipeline delivers against the reference decode (untimed, after set-up).
@@ -252,8 +276,7 @@ class CellWorker:
         if mode == "simulated":
             return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs), "build_s": build_s}
         model, weights = self.model()
-        result = modes.run_train(model, fit_input, self.modes, loops.train_epochs, self.val,
-                                 self.settings["epochs"], on_epoch=lambda e: emit("epoch", trial=trial, **e))
+        result = modes.run_train(model, fit_input, self.modes, loops.train_epochs, self.val, 0)
         return {**result, "build_s": build_s, "initial_weights_sha256": weights,
                 **shortfall(result["epochs"], len(self.spec.train_files), loops.train_epochs)}
 
@@ -377,7 +400,8 @@ def serve(job: dict) -> None:
             equivalence = cell.check_data()
         freeze_heap()
         sampler.pause()
-        emit("set_up", framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence)
+        emit("set_up", framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
+             accuracy_fits=cell.accuracy)
         for line in sys.stdin:
             command = json.loads(line)
             if command["op"] == "calibrate":

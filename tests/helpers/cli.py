@@ -15,7 +15,8 @@ TESTS = ROOT / "tests"
 TINY = {"num_train": 48, "num_val": 24, "image_size": 32, "num_classes": 3}
 TINY_ARGS = ("--num-train", "48", "--num-val", "24", "--image-size", "32",
              "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1",
-             "--min-sample-s", "0.05")  # short samples: these tests check bookkeeping, not speed
+             "--min-sample-s", "0.05",  # short samples: these tests check bookkeeping, not speed
+             "--accuracy-epochs", "2", "--accuracy-seeds", "3")  # a 2-epoch accuracy fit, a band of 3
 HOSTILE = "<script>alert(1)</script>"
 TAG = "PIPEBENCH_TEST_TAG"  # set per test process; the processes its tests start inherit it
 

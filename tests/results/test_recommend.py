@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.report import cell_summary, recommend
 
 
@@ -88,3 +90,45 @@ def test_a_faster_cell_whose_data_differ_is_never_recommended():
     assert [m["row"]["variant"] for m in pick["members"]] == ["right"]
     assert [r["variant"] for r in pick["data_differs"]] == ["wrong"] and pick["excluded"] == []
     assert analysis.fastest.cell.variant == "right"
+
+
+def fitted(record: dict, *accuracies: float, curve=(0.5, 0.8)) -> dict:
+    """`record` with accuracy fits ending at each of `accuracies` (the first: the cell's own),
+    48 images per epoch."""
+    fits = [{"seed": i, "epochs": len(curve) + 1, "images_per_epoch": 48, "val_accuracy": [*curve, a]}
+            for i, a in enumerate(accuracies)]
+    return {**record, "accuracy_fits": fits}
+
+
+def test_with_an_accuracy_band_a_faster_cell_below_it_is_not_recommended():
+    """The band: the reference variant's seeds; a cell below it is excluded however fast."""
+    reference = fitted(cell("tf_data_tuned", [1000 * d for d in DRIFT]), 0.93, 0.91, 0.95, 0.92, 0.94)
+    noisy = fitted(cell("noisy", [1500 * d for d in DRIFT]), 0.83)
+    alike = fitted(cell("alike", [900 * d for d in DRIFT]), 0.92)
+    rows, analysis = cell_summary({"cells": [reference, noisy, alike], "target_accuracy": 0.85, "config": {},
+                                   "dataset": {"num_val": 240}})
+    band = analysis.band
+    assert band.values == (0.93, 0.91, 0.95, 0.92, 0.94) and band.low < 0.91 and band.high > 0.95
+    by_variant = {r["variant"]: r for r in rows}
+    places = [by_variant[v]["vs_band"] for v in ("tf_data_tuned", "noisy", "alike")]
+    assert places == ["inside", "below", "inside"]
+    pick = recommend(rows, analysis)
+    assert pick["fastest"]["variant"] == "tf_data_tuned" and pick["band"] is band
+    assert [r["variant"] for r in pick["excluded"]] == ["noisy"]
+
+
+def test_time_to_accuracy_is_the_fit_epochs_at_the_timed_rate():
+    """Epochs the accuracy fit needed to reach the target, times the epoch at the median timed rate."""
+    record = fitted(cell("one", [480.0, 480.0, 480.0]), 0.9, curve=(0.5, 0.8))
+
+    def row(target: float) -> dict:
+        rows, _ = cell_summary({"cells": [record], "target_accuracy": target, "config": {},
+                                "dataset": {"num_val": 240}})
+        return rows[0]
+
+    reached = row(0.75)
+    assert reached["epochs_to_target"] == 2 and reached["time_to_accuracy_s"] == pytest.approx(2 * 48 / 480.0)
+    assert reached["val_accuracy"] == 0.9
+    assert reached["vs_band"] is None, "no band without the reference's seeds"
+    rows = [row(0.95)]
+    assert rows[0]["epochs_to_target"] is None and rows[0]["time_to_accuracy_s"] is None
