@@ -165,7 +165,7 @@ class CellWorker:
 
         `accuracy_epochs` epochs (at least 2) on this cell's pipeline, from the model's initial
         weights, validated after every epoch on the reference decode of the validation files;
-        the band cell (`band_seeds` > 1) fits again from the initial weights of each further seed.
+        the band cell (`band_seeds` > 1) fits again with its pipeline shuffled by each further seed.
         As a warm-up it takes the one-time costs that land later in a process's first fit:
         compiling the step for the last, smaller batch at the end of epoch 1 and, under JAX
         with tf.data input, a wait of several seconds with idle CPU at the start of epoch 2
@@ -183,17 +183,17 @@ class CellWorker:
             self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
 
     def accuracy_fit(self, offset: int) -> dict:
-        """One fit of `accuracy_epochs` from the initial weights of seed `seed + offset`, its
-        pipeline shuffled with that seed too: validation accuracy after each epoch."""
+        """One fit of `accuracy_epochs` from the identical initial weights, on the pipeline built
+        with seed `seed + offset` (its shuffle order): validation accuracy after each epoch.
+
+        Every cell starts from the same weights, so what can differ between two correct
+        pipelines is the order of the data: the band's fits vary that, and only that.
+        """
         from bench.run import modes
-        from bench.run.models import build_core
 
         seed = self.settings["seed"] + offset
         fit_input, _ = self.pipeline(offset)
         model = self.model()[0]
-        if offset:  # the band cell is unaugmented: the compiled model is the core itself
-            model.set_weights(build_core(self.settings["model"], self.spec.image_size,
-                                         self.spec.num_classes, seed).get_weights())
         started = time.perf_counter()
         recorder = modes.fit_and_record(model, fit_input, self.accuracy_epochs, validation=self.val)
         return {"seed": seed, "epochs": self.accuracy_epochs, "fit_s": time.perf_counter() - started,

@@ -23,7 +23,8 @@ from bench.report.scaling import service_scaling
 from tests.helpers.cli import ROOT, TAG, run_cli
 
 RUN = ("--num-train", "96", "--num-val", "32", "--image-size", "32", "--num-classes", "3", "--epochs", "2",
-       "--batch-size", "16", "--min-sample-s", "0.05", "--trials", "1", "--no-overhead-check")
+       "--batch-size", "16", "--min-sample-s", "0.05", "--trials", "1", "--no-overhead-check",
+       "--accuracy-epochs", "2")
 
 
 def service_servers() -> list[psutil.Process]:

@@ -1,0 +1,99 @@
+"""How learnable the embedded dataset is, and how far 10% wrong labels move it: the basis of
+the accuracy fit's settings (README, "The accuracy band").
+
+Fits the small CNN on the default preset's embedded data, decoded once into memory, for
+each seed (initial weights and shuffle), once with the true labels and once with every
+tenth label moved to the next class, and prints the validation accuracy after every epoch
+and at the end. `--noise-std` redraws the dataset with another pixel noise (shapes-v2 used
+20, v3 uses 8) in a cache folder of its own; `--constant-lr` trains at Adam's 1e-3 without
+decay, as the timed trials did before the accuracy fit.
+
+    python tools/accuracy_curve.py [--seeds 0-6] [--epochs 12] [--init-seed 0] [--noise-std 8]
+                                   [--constant-lr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def labels_with_noise(labels: np.ndarray, classes: int, every: int) -> np.ndarray:
+    """Every `every`-th label moved to the next class (as tests/plugins/broken_data.py's label_noise_10)."""
+    moved = [(y + 1) % classes if every and i % every == 0 else y for i, y in enumerate(labels)]
+    return np.array(moved, np.int32)
+
+
+def fit_curve(data, labels, seed: int, epochs: int, constant_lr: bool, init_seed: int | None) -> list[float]:
+    import keras
+    import tensorflow as tf
+
+    from bench.run.models import build_model
+
+    (x, _), validation, spec = data
+    steps = -(-len(labels) // 32)
+    weights_seed = seed if init_seed is None else init_seed
+    model, _ = build_model("small_cnn", spec.image_size, spec.num_classes, weights_seed,
+                           decay_steps=None if constant_lr else steps * epochs)
+    if constant_lr:
+        model.optimizer.learning_rate.assign(1e-3)
+    ds = tf.data.Dataset.from_tensor_slices((x, labels)).shuffle(len(labels), seed=seed).batch(32)
+    history = model.fit(ds, epochs=epochs, validation_data=validation, verbose=0)
+    keras.backend.clear_session()
+    return [round(float(a), 4) for a in history.history["val_accuracy"]]
+
+
+def load(noise_std: float):
+    from bench.data import dataset
+    from bench.data.dataset import EmbeddedDataset, resolve_spec
+    from pipelines.decode import decode_all
+
+    if noise_std != dataset.NOISE_STD:  # another dataset: its own cache, never the shared one
+        dataset.NOISE_STD = noise_std
+        os.environ["PIPEBENCH_CACHE"] = tempfile.mkdtemp(prefix=f"pipebench-noise{noise_std:g}-")
+    spec, _ = resolve_spec(None, None, 0.2, EmbeddedDataset(640, 240, 40, 6), 0)
+    train = decode_all(spec.train_files, spec.image_size), np.asarray(spec.train_labels, np.int32)
+    val = decode_all(spec.val_files, spec.image_size), np.asarray(spec.val_labels, np.int32)
+    return train, val, spec
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0-6", help="first-last, inclusive")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--noise-std", type=float, default=8.0)
+    parser.add_argument("--constant-lr", action="store_true")
+    parser.add_argument("--init-seed", type=int,
+                        help="start every fit from this seed's weights, so that seeds vary the shuffle "
+                        "order only (as the band's fits do); default: each seed its own weights")
+    args = parser.parse_args()
+    first, last = (int(v) for v in args.seeds.split("-"))
+    data = load(args.noise_std)
+    found = {}
+    for name, every in (("correct", 0), ("label_noise_10", 10)):
+        labels = labels_with_noise(data[0][1], data[2].num_classes, every)
+        for seed in range(first, last + 1):
+            started = time.perf_counter()
+            curve = fit_curve(data, labels, seed, args.epochs, args.constant_lr, args.init_seed)
+            found.setdefault(name, []).append(curve[-1])
+            took_s = time.perf_counter() - started
+            print(f"{name:15s} seed {seed}: final {curve[-1]:.3f} ({took_s:.1f} s) {curve}", flush=True)
+    for name, finals in found.items():
+        print(f"{name:15s} final accuracy: min {min(finals):.3f}, max {max(finals):.3f}, "
+              f"mean {np.mean(finals):.3f}, sd {np.std(finals, ddof=1):.3f}")
+    print(json.dumps(found))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
