@@ -90,7 +90,7 @@ def add_run_parser(sub) -> None:
                    help="validation accuracy for time-to-accuracy (default: the accuracy band's lower "
                    "edge; 1.5 / classes without a band)")
     p.add_argument("--accuracy-epochs", type=positive_int, metavar="N",
-                   help="epochs of each cell's untimed accuracy fit (default: the preset's, 8-12)")
+                   help="epochs of each cell's untimed accuracy fit (default: the preset's, 8-16)")
     p.add_argument("--accuracy-seeds", type=positive_int, metavar="N",
                    help="seeds the reference variant is fitted with for the accuracy band; 3 or more "
                    "give a band (default: the preset's, 3-5)")

@@ -85,7 +85,7 @@ class Preset:
     with_clusters: bool = True  # include variants that start a local cluster (tf.data service)
     min_sample_s: float = 1.0  # every timed sample lasts at least this long
     service_workers: tuple[int, ...] | None = None  # local-cluster cells; None: 1, 2, 4, ... cores
-    accuracy_epochs: int = 12  # each cell's untimed accuracy fit (also its warm-up)
+    accuracy_epochs: int = 16  # each cell's untimed accuracy fit (also its warm-up)
     accuracy_seeds: int = 5  # fits of the reference variant, one per seed: the accuracy band
 
     @property
@@ -124,9 +124,10 @@ BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports 
 PRESETS = {
     "quick": Preset("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, axis_rows=2, with_clusters=False,
                     min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3),
-    # 0.5 s samples: on the 2-core VM the spread of samples was the same from 0.1 to 2 s
-    # (tools/sample_length.py, README), and 1 s samples made this preset take 15 minutes
-    "default": Preset("default", 640, 240, 40, 6, 3, 32, 9, 600.0, min_sample_s=0.5, service_workers=(1,)),
+    # 0.4 s samples: on the 2-core VM the spread of samples was the same from 0.1 to 2 s
+    # (tools/sample_length.py, README); 1 s samples made this preset take 15 minutes, and 0.4
+    # rather than 0.5 pays for the 16-epoch accuracy fits within 10 minutes
+    "default": Preset("default", 640, 240, 40, 6, 3, 32, 9, 600.0, min_sample_s=0.4, service_workers=(1,)),
     "full": Preset("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, axis_rows=len(AXIS_ROWS),
                    one_per_family=False),
 }
@@ -156,7 +157,7 @@ class RunConfig:
     step_s: float = 0.032
     telemetry_hz: float = 5.0
     target_accuracy: float | None = None  # None: the band's lower edge, else 1.5 times chance
-    accuracy_epochs: int = 12
+    accuracy_epochs: int = 16
     accuracy_seeds: int = 5
     overhead_check: bool = False
     on_bad_file: str = "stop"  # or "skip": leave bad files out for every variant
