@@ -126,10 +126,6 @@ class Band:
             return None
         return "below" if value < self.low else "above" if value > self.high else "inside"
 
-    def to_dict(self) -> dict:
-        return {"values": list(self.values), "mean": self.mean, "sd": self.sd, "sd_floor": self.sd_floor,
-                "low": self.low, "high": self.high, "coverage": self.coverage}
-
 
 def prediction_band(values, coverage: float = CONFIDENCE, bounds=(-math.inf, math.inf),
                     sd_floor: float = 0.0) -> Band | None:
