@@ -109,27 +109,22 @@ def telemetry_lines(doc: dict) -> str | None:
     return to_svg(fig)
 
 
-def accuracy_lines(doc: dict, band=None, rows=()) -> str | None:
+def accuracy_lines(rows: list[dict], target: float | None, band=None) -> str | None:
     """Validation accuracy per epoch, and against training time, with the accuracy band shaded.
 
     Each cell's accuracy fit; the time axis is the fit's epochs at the cell's median timed
     training rate. Runs from before the accuracy fit: each cell's first training trial.
     """
-    rates = {r["key"]: r["images_per_sec"] for r in rows}
     curves = []
-    for cell in doc.get("cells", []):
-        fits = [f for f in cell.get("accuracy_fits") or () if f.get("val_accuracy")]
-        if fits:
-            rate, images = rates.get(cell_key(cell)), fits[0].get("images_per_epoch")
-            acc = fits[0]["val_accuracy"]
-            epoch_s = images / rate if rate and images else None
-            curves.append((cell_label(cell), list(range(1, len(acc) + 1)), acc,
-                           [e * epoch_s for e in range(1, len(acc) + 1)] if epoch_s else None))
-            continue
-        run = next((r for r in cell.get("runs", []) if r["mode"] == "train" and r["status"] == "ok"), None)
-        if run and run["epochs"]:
-            epochs = run["epochs"]
-            curves.append((cell_label(cell), [e["epoch"] for e in epochs],
+    for row in rows:
+        result = row["stats"].result
+        if result.accuracy_fits:
+            acc, epoch_s = result.accuracy_fits[0]["val_accuracy"], row["timed_epoch_s"]
+            epochs = list(range(1, len(acc) + 1))
+            curves.append((row["label"], epochs, acc, [e * epoch_s for e in epochs] if epoch_s else None))
+        elif trials := result.runs_of("train"):
+            epochs = trials[0].epochs
+            curves.append((row["label"], [e["epoch"] for e in epochs],
                            [e.get("val_accuracy") for e in epochs], [e.get("wall_s") for e in epochs]))
     if not curves:
         return None
@@ -138,7 +133,6 @@ def accuracy_lines(doc: dict, band=None, rows=()) -> str | None:
         left.plot(epochs, acc, marker="o", linewidth=1, label=label)
         if seconds:
             right.plot(seconds, acc, marker="o", linewidth=1, label=label)
-    target = doc.get("target_accuracy")
     for ax in (left, right):
         if band is not None:
             ax.axhspan(band.low, band.high, color="#2a7", alpha=0.15, linewidth=0)
@@ -150,12 +144,6 @@ def accuracy_lines(doc: dict, band=None, rows=()) -> str | None:
     right.set_xlabel("training seconds (at the median timed rate)")
     left.legend(fontsize=7)
     return to_svg(fig)
-
-
-def cell_key(cell: dict) -> str:
-    from bench.config import Cell
-
-    return Cell.of(cell).key
 
 
 def cell_label(cell: dict) -> str:

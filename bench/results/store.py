@@ -154,6 +154,7 @@ class CellStats:
     val_accuracies: tuple[float, ...]  # each accuracy fit's (the band cell: one per seed)
     time_to_accuracy_s: float | None
     epochs_to_target: int | None  # of the accuracy fit
+    timed_epoch_s: float | None  # one epoch of the accuracy fit at the median timed training rate
     vs_band: str | None  # "below", "inside" or "above" the accuracy band; None: no band
     first_batch_s: float | None
     cpu_percent: float | None
@@ -218,13 +219,15 @@ def accuracy_figures(result: CellResult, target: float | None, train: Summary | 
     if fits:
         epochs = epochs_to(fits[0], target)
         images = fits[0].get("images_per_epoch")
-        seconds = epochs * images / train.median if epochs and images and train else None
-        return {"val_accuracy": final_accuracy(fits[0]), "epochs_to_target": epochs,
-                "val_accuracies": tuple(final_accuracy(f) for f in fits), "time_to_accuracy_s": seconds}
+        epoch_s = images / train.median if images and train else None
+        return {"val_accuracy": final_accuracy(fits[0]), "epochs_to_target": epochs, "timed_epoch_s": epoch_s,
+                "val_accuracies": tuple(final_accuracy(f) for f in fits),
+                "time_to_accuracy_s": epochs * epoch_s if epochs and epoch_s else None}
     runs = result.runs_of("train")
     reached = [time_to_accuracy(r.epochs, target) for r in runs]
     accuracies = tuple(a for a in (r.val_accuracy for r in runs) if a is not None)
     return {"val_accuracy": median_of(accuracies), "val_accuracies": accuracies, "epochs_to_target": None,
+            "timed_epoch_s": None,
             "time_to_accuracy_s": median_of(reached) if reached and None not in reached else None}
 
 

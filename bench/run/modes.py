@@ -51,7 +51,7 @@ class Loops:
     """How much each mode's timed sample repeats: fixed per cell by `calibrate_*` (pyperf's loops).
 
     Epoch counts are timed epochs after the one warm-up epoch; `train_epochs` is the
-    whole training fit (at least the run's `--epochs`, whose accuracy is reported).
+    whole training fit (at least the run's `--epochs`).
     """
 
     pipeline_epochs: int = 1
@@ -347,50 +347,8 @@ def calibrate_train(model_at_start, build, settings: ModeSettings, epochs: int) 
     return 1 + timed, epoch_s
 
 
-def weight_snapshots(upto: int):
-    """A callback that copies the model's weights at the end of each of the first `upto` epochs.
-
-    Accuracy per epoch is computed from these copies after the timed fit, so no validation
-    runs inside it: a pipeline that keeps its iterator across epochs would go on producing
-    during validation, an untimed head start the others do not get.
-    """
-    import keras
-
-    class Snapshots(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.weights: list[list] = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch < upto:
-                self.weights.append([keras.ops.convert_to_numpy(w) for w in self.model.weights])
-
-    return Snapshots()
-
-
-def validate_snapshots(model, snapshots, validation, batch_size: int) -> list[dict]:
-    """Validation loss and accuracy of each snapshot (the model is left at the last one)."""
-    scores = []
-    for weights in snapshots:
-        for variable, value in zip(model.weights, weights, strict=True):
-            variable.assign(value)
-        logs = model.evaluate(*validation, batch_size=batch_size, verbose=0, return_dict=True)
-        scores.append({"val_loss": float(logs["loss"]), "val_accuracy": float(logs["accuracy"])})
-    return scores
-
-
-def run_train(model, fit_input, settings: ModeSettings, epochs: int, validation, accuracy_epochs: int,
-              on_epoch=None) -> dict:
-    """The timed training fit of `epochs` epochs, then validation of its first `accuracy_epochs`.
-
-    Accuracy and time to accuracy are read at the run's `--epochs` for every cell alike,
-    however many more epochs the calibration asked for to make the sample long enough.
-    """
-    snapshots = weight_snapshots(accuracy_epochs)
-    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[snapshots])
-    scores = validate_snapshots(model, snapshots.weights, validation, settings.batch_size)
-    for epoch, score in zip(recorder.epochs, scores, strict=False):
-        epoch.update(score)
-        if on_epoch is not None:
-            on_epoch(epoch)
-    return record(recorder, epochs - 1, accuracy_epochs=accuracy_epochs)
+def run_train(model, fit_input, epochs: int) -> dict:
+    """The timed training fit of `epochs` epochs, with no validation inside it: a pipeline that
+    keeps its iterator across epochs would go on producing during validation, an untimed head
+    start the others do not get. Accuracy comes from the cell's untimed accuracy fit."""
+    return record(fit_and_record(model, fit_input, epochs), epochs - 1)

@@ -175,7 +175,7 @@ class CellWorker:
         started = time.perf_counter()
         self.accuracy = []
         try:
-            for offset in range(max(self.settings.get("band_seeds", 1), 1)):
+            for offset in range(self.settings["band_seeds"]):
                 self.accuracy.append(self.accuracy_fit(offset))
             self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
                            "epoch_s": self.accuracy[0]["epoch_s"]}
@@ -203,7 +203,7 @@ class CellWorker:
 
     @property
     def accuracy_epochs(self) -> int:
-        return max(self.settings.get("accuracy_epochs", 2), 2)
+        return max(self.settings["accuracy_epochs"], 2)
 
     def check_data(self) -> dict:
         """What this cell's pipeline delivers against the reference decode (untimed, after set-up).
@@ -276,7 +276,7 @@ class CellWorker:
         if mode == "simulated":
             return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs), "build_s": build_s}
         model, weights = self.model()
-        result = modes.run_train(model, fit_input, self.modes, loops.train_epochs, self.val, 0)
+        result = modes.run_train(model, fit_input, loops.train_epochs)
         return {**result, "build_s": build_s, "initial_weights_sha256": weights,
                 **shortfall(result["epochs"], len(self.spec.train_files), loops.train_epochs)}
 
