@@ -55,9 +55,18 @@ def install(session: nox.Session, *extras: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (real pipelines, real child processes), on the CPU build by default."""
+    """The test suite (real pipelines, real child processes), on the CPU build by default.
+
+    Two at a time (pytest-xdist; the tests of one shared real run stay in one process), then
+    the `timing` tests alone, since they measure speeds against known answers or race a
+    wall-clock limit. Arguments after `--` replace both: `nox -s tests -- -q tests/test_stats.py`.
+    """
     install(session, "test", "jax")  # both Keras backends on the CPU
-    session.run("pytest", *(session.posargs or ["-q", "tests"]))
+    if session.posargs:
+        session.run("pytest", *session.posargs)
+        return
+    session.run("pytest", "-q", "-n", "2", "--dist", "loadgroup", "-m", "not timing", "tests")
+    session.run("pytest", "-q", "-m", "timing", "tests")
 
 
 @nox.session

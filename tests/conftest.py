@@ -3,7 +3,9 @@
 Plain helpers live in `tests.helpers`, not here. Tests that run real training (a
 `pipebench run`, `profile` or `sweep`, or a fit) are marked `slow`: explicitly, or by
 using one of the shared real runs below, so `pytest -m "not slow"` is a developer's
-inner loop while `nox -s tests` runs everything.
+inner loop while `nox -s tests` runs everything. Tests marked `timing` measure a speed
+against a known answer or race a wall-clock limit: `nox -s tests` runs them alone, after
+the others have run two at a time.
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_
              "saved_microbench", "small_run"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
-    """Mark `slow` every test that reads a shared real run."""
+    """Mark `slow` every test that reads a shared real run, and keep the tests of one shared run
+    in one group, so that `pytest -n 2 --dist loadgroup` makes each run once, not once per process."""
     for item in items:
-        if REAL_RUNS & set(getattr(item, "fixturenames", ())):
+        shared = sorted(REAL_RUNS & set(getattr(item, "fixturenames", ())))
+        if shared:
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
+def pytest_configure(config):
+    """Refuse `--dist loadgroup` where pytest-xdist cannot group: 3.8 groups by rewriting node ids,
+    which pytest 9.2 no longer reads (pytest-xdist issue 1386), and each shared run would then
+    silently be made once per process."""
+    from packaging.version import Version
+
+    if config.getoption("dist", "no") == "loadgroup" and Version(pytest.__version__) >= Version("9.2"):
+        raise pytest.UsageError(f"pytest-xdist's --dist loadgroup does not group under pytest "
+                                f"{pytest.__version__}; install the `test` extra (pytest < 9.2)")
 
 
 @pytest.fixture(scope="session", autouse=True)

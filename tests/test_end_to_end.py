@@ -120,6 +120,7 @@ def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
         band_cell = identity == ("tf_data_tuned", "float32", "none")
         assert [f["seed"] for f in fits] == ([0, 1, 2] if band_cell else [0])
         assert all(len(f["val_accuracy"]) == 2 and f["images_per_epoch"] == 48 for f in fits), cell["variant"]
+        assert all(len(f["val_loss"]) == 2 and min(f["val_loss"]) > 0 for f in fits), cell["variant"]
         series = cell["telemetry"]["series"]
         assert len(series["t"]) > 3 and cell["telemetry"]["gpu_status"].startswith("unavailable")
         names = [m["name"] for m in cell["telemetry"]["marks"]]

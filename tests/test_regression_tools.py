@@ -20,8 +20,11 @@ VARIANT = "tf_data_naive"
 
 
 def run(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600):
+    """A real subprocess; it does not inherit pytest-xdist's worker variables (pytest-benchmark
+    reads them as "running under xdist" and disables itself)."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     return subprocess.run(list(args), capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env={**own, **(env or {})})
 
 
 def test_asv_config_points_where_the_readme_says():

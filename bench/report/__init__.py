@@ -47,6 +47,7 @@ def cell_row(stats_: CellStats) -> dict:
         "input_bound": stats_.input_bound, "time_to_accuracy_s": stats_.time_to_accuracy_s,
         "first_batch_s": stats_.first_batch_s, "val_accuracy": stats_.val_accuracy,
         "vs_band": stats_.vs_band, "epochs_to_target": stats_.epochs_to_target,
+        "val_loss": stats_.val_loss, "loss_vs_band": stats_.loss_vs_band, "learns_less": stats_.learns_less,
         "timed_epoch_s": stats_.timed_epoch_s,
         "cpu_percent": stats_.cpu_percent, "peak_rss_bytes": stats_.peak_rss_bytes,
         "gpu_util_percent": stats_.gpu_util_percent, "short_samples": stats_.short_samples,
@@ -82,7 +83,7 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
     html = ENV.get_template("report.html.j2").render(
         doc=doc, rows=rows, pick=recommend(rows, analysis), fmt=format_number,
         scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
-        band=analysis.band, band_cell=band_label(doc),
+        band=analysis.band, loss_band=analysis.loss_band, band_cell=band_label(doc),
         fitted=any(c.result.accuracy_fits for c in analysis.cells),
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
@@ -108,13 +109,14 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     """The set of cells to choose from: as accurate as the best, and not significantly slower
     than the fastest of them.
 
-    Eligible: validation accuracy not below the accuracy band (without a band, within the
-    95% binomial half-width of the best accuracy), so a faster pipeline that learns
-    measurably worse is not recommended. Every cell is compared with the fastest eligible cell (highest
-    median training rate), paired by round (`bench.results.store.analyse`: the report's one
-    family of tests, Holm-corrected); the set is the fastest plus the eligible cells the
-    test cannot call slower, each with its ratio to the fastest and interval. What
-    separates them (AU, memory, first batch) is for the reader to weigh.
+    Eligible: validation accuracy not below the accuracy band and loss not above the loss band
+    (without bands, within the 95% binomial half-width of the best accuracy), so a faster
+    pipeline that learns measurably worse is not recommended. Every cell is compared with the
+    fastest eligible cell (highest median training rate), paired by round
+    (`bench.results.store.analyse`: the report's one family of tests, Holm-corrected); the
+    set is the fastest plus the eligible cells the test cannot call slower, each with its
+    ratio to the fastest and interval. What separates them (AU, memory, first batch) is for
+    the reader to weigh.
     """
     if analysis.fastest is None:
         return None
@@ -129,7 +131,8 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     accurate = {id(c) for c in analysis.accurate}
     return {"fastest": fastest, "members": members, "best_accuracy": analysis.best_accuracy,
             "slower": [p for p in pairs if p["comparison"].verdict == "slower"],
-            "noise": analysis.accuracy_noise, "band": analysis.band, "test": analysis.test,
+            "noise": analysis.accuracy_noise, "band": analysis.band, "loss_band": analysis.loss_band,
+            "test": analysis.test,
             "excluded": [r for r in rows if r["status"] == "ok" and r["images_per_sec"]
                          and id(r["stats"]) not in accurate and not r["data_differs"]],
             "data_differs": [r for r in rows if r["data_differs"]],

@@ -46,6 +46,7 @@ SCHEMA_VERSION = 3
 #      cells have `calibration` and `loops`; the document lists `rounds` (each round's
 #      shuffled cell order); `telemetry_overhead` is a list (one check per loader).
 
+LOSS_BAND_COVERAGE = 0.99  # the accuracy band's is 95% (bench.stats.CONFIDENCE)
 MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
 
 CSV_COLUMNS = [
@@ -55,6 +56,7 @@ CSV_COLUMNS = [
     "first_batch_s", "build_s", "epochs", "images_delivered", "images_expected",
     "train_accuracy", "val_accuracy", "time_to_accuracy_s",
     "accuracy_band_low", "accuracy_band_high", "accuracy_vs_band", "epochs_to_target",
+    "val_loss", "loss_band_low", "loss_band_high", "loss_vs_band",
     "data_check", "data_matched_share", "data_label_agreement", "data_mae", "data_p99_abs_error",
     "data_value_min", "data_value_max", "data_reasons",
     "stall_percent", "stall_percent_low", "stall_percent_high", "au_percent", "au_percent_low",
@@ -156,6 +158,8 @@ class CellStats:
     epochs_to_target: int | None  # of the accuracy fit
     timed_epoch_s: float | None  # one epoch of the accuracy fit at the median timed training rate
     vs_band: str | None  # "below", "inside" or "above" the accuracy band; None: no band
+    val_loss: float | None  # at the end of the cell's accuracy fit
+    loss_vs_band: str | None  # "below", "inside" or "above" the loss band; None: no band
     first_batch_s: float | None
     cpu_percent: float | None
     peak_rss_bytes: int | None
@@ -176,6 +180,11 @@ class CellStats:
     def input_bound(self) -> str | None:
         return verdict(self.stall.median if self.stall else None)
 
+    @property
+    def learns_less(self) -> bool:
+        """Below the accuracy band, or above the loss band: not as a correct pipeline learns."""
+        return self.vs_band == "below" or self.loss_vs_band == "above"
+
 
 def per_round_stall(result: CellResult) -> list[float]:
     """100 * (1 - train / model_only) of each round that has both."""
@@ -185,7 +194,16 @@ def per_round_stall(result: CellResult) -> list[float]:
 
 def final_accuracy(fit: dict) -> float | None:
     """Validation accuracy at the end of an accuracy fit."""
-    scored = [a for a in fit["val_accuracy"] if a is not None]
+    return final_value(fit, "val_accuracy")
+
+
+def final_loss(fit: dict) -> float | None:
+    """Validation loss (cross-entropy) at the end of an accuracy fit; None in runs before it was kept."""
+    return final_value(fit, "val_loss")
+
+
+def final_value(fit: dict, key: str) -> float | None:
+    scored = [a for a in fit.get(key) or () if a is not None]
     return scored[-1] if scored else None
 
 
@@ -196,15 +214,34 @@ def epochs_to(fit: dict, target: float | None) -> int | None:
     return next((i + 1 for i, a in enumerate(fit["val_accuracy"]) if a is not None and a >= target), None)
 
 
+def band_fits(results: list[CellResult]) -> list[dict]:
+    """The band cell's accuracy fits, one per seed."""
+    chosen = band_cell([r.cell for r in results])
+    return next((r.accuracy_fits for r in results if r.cell == chosen), [])
+
+
 def accuracy_band(results: list[CellResult], num_val: int) -> Band | None:
     """The band: the prediction interval of the band cell's fits, one per seed (`bench.stats`),
     its spread at least the binomial noise of an accuracy on `num_val` images."""
-    chosen = band_cell([r.cell for r in results])
-    accuracies = [final_accuracy(f) for f in next((r.accuracy_fits for r in results if r.cell == chosen), [])]
+    accuracies = [final_accuracy(f) for f in band_fits(results)]
     present = [a for a in accuracies if a is not None]
     mean = float(np.mean(present)) if present else 0.0
     floor = math.sqrt(mean * (1 - mean) / num_val) if num_val else 0.0
     return prediction_band(accuracies, bounds=(0.0, 1.0), sd_floor=floor)
+
+
+def loss_band(results: list[CellResult]) -> Band | None:
+    """The loss band: the same prediction interval of the band cell's final validation losses.
+
+    Accuracy counts only the top class; the cross-entropy also reads how sure the model is of
+    the right one, which is what wrong labels in training cost once a fit has converged (with
+    10% of them moved, the argmax can still be right on nearly every image). A cell above
+    this band learns less from the same files, as one below the accuracy band does. The band
+    is the 99% interval, so that the two checks together flag a correct cell about 3% of the
+    time (2.5% below the accuracy band, 0.5% above this one), not 5%.
+    """
+    losses = [final_loss(f) for f in band_fits(results)]
+    return prediction_band(losses, coverage=LOSS_BAND_COVERAGE, bounds=(0.0, math.inf))
 
 
 def accuracy_figures(result: CellResult, target: float | None, train: Summary | None) -> dict:
@@ -221,18 +258,18 @@ def accuracy_figures(result: CellResult, target: float | None, train: Summary | 
         images = fits[0].get("images_per_epoch")
         epoch_s = images / train.median if images and train else None
         return {"val_accuracy": final_accuracy(fits[0]), "epochs_to_target": epochs, "timed_epoch_s": epoch_s,
-                "val_accuracies": tuple(final_accuracy(f) for f in fits),
+                "val_accuracies": tuple(final_accuracy(f) for f in fits), "val_loss": final_loss(fits[0]),
                 "time_to_accuracy_s": epochs * epoch_s if epochs and epoch_s else None}
     runs = result.runs_of("train")
     reached = [time_to_accuracy(r.epochs, target) for r in runs]
     accuracies = tuple(a for a in (r.val_accuracy for r in runs) if a is not None)
     return {"val_accuracy": median_of(accuracies), "val_accuracies": accuracies, "epochs_to_target": None,
-            "timed_epoch_s": None,
+            "timed_epoch_s": None, "val_loss": None,
             "time_to_accuracy_s": median_of(reached) if reached and None not in reached else None}
 
 
 def cell_stats(result: CellResult, target: float | None, min_sample_s: float | None = None,
-               band: Band | None = None) -> CellStats:
+               band: Band | None = None, losses: Band | None = None) -> CellStats:
     """The derived figures of one cell (no comparison yet: see `analyse`)."""
     train = result.runs_of("train")
     telemetry = [r.telemetry or {} for r in train]
@@ -246,6 +283,7 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
         au=summarize([100.0 * r.au for r in result.runs_of("simulated") if r.au is not None]),
         **accuracy,
         vs_band=band.place(accuracy["val_accuracy"]) if band else None,
+        loss_vs_band=losses.place(accuracy["val_loss"]) if losses else None,
         first_batch_s=median_of(r.first_batch_s for r in train),
         cpu_percent=median_of(t.get("cpu_percent") for t in telemetry),
         peak_rss_bytes=max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")), default=None),
@@ -271,6 +309,7 @@ class Analysis:
     best_accuracy: float | None = None
     accuracy_noise: float | None = None
     band: Band | None = None  # the accuracy band, when the run fitted the reference with >= 3 seeds
+    loss_band: Band | None = None  # the same seeds' final validation losses (runs that kept them)
     test: str = PAIRED_TEST
 
 
@@ -297,17 +336,17 @@ def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | N
 def accurate_cells(cells: list[CellStats], num_val: int) -> tuple[list[CellStats], float | None, float]:
     """The measured cells that learn as well as they should, the best accuracy and the noise allowed.
 
-    With an accuracy band: every cell not below it. Without one (fewer than 3 seeds, or runs
-    from before the band): the cells within the 95% binomial half-width on `num_val` images
-    of the best accuracy. A cell whose data differ from the reference is never among them:
-    it changes the experiment."""
+    With the bands: every cell that does not learn less (`CellStats.learns_less`). Without
+    them (fewer than 3 seeds, or runs from before the band): the cells within the 95%
+    binomial half-width on `num_val` images of the best accuracy. A cell whose data differ
+    from the reference is never among them: it changes the experiment."""
     ok = [c for c in cells if c.result.status == "ok" and c.train is not None and c.val_accuracy is not None
           and not c.result.data_differs]
     if not ok:
         return [], None, 0.0
     best = max(c.val_accuracy for c in ok)
-    if any(c.vs_band is not None for c in cells):
-        return [c for c in ok if c.vs_band != "below"], best, 0.0
+    if any(c.vs_band is not None or c.loss_vs_band is not None for c in cells):
+        return [c for c in ok if not c.learns_less], best, 0.0
     noise = 1.96 * math.sqrt(best * (1 - best) / num_val) if num_val else 0.0
     return [c for c in ok if c.val_accuracy >= best - noise], best, noise
 
@@ -317,8 +356,8 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     target = doc.get("target_accuracy")
     min_sample_s = (doc.get("config") or {}).get("min_sample_s")
     results = [CellResult.from_dict(c) for c in doc.get("cells", [])]
-    band = accuracy_band(results, (doc.get("dataset") or {}).get("num_val") or 0)
-    cells = [cell_stats(r, target, min_sample_s, band) for r in results]
+    band, losses = accuracy_band(results, (doc.get("dataset") or {}).get("num_val") or 0), loss_band(results)
+    cells = [cell_stats(r, target, min_sample_s, band, losses) for r in results]
     accurate, best, noise = accurate_cells(cells, (doc.get("dataset") or {}).get("num_val") or 0)
     fastest = max(accurate, key=lambda c: c.train.median) if accurate else None
     base = pick_baseline(cells, baseline or doc.get("baseline"))
@@ -340,7 +379,7 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c)) for c in cells]
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
-                    tuple(find[id(c)] for c in accurate), best, noise, band=band)
+                    tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses)
 
 
 def summaries_of(result: CellResult) -> dict[str, Summary | None]:
@@ -376,7 +415,7 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         "epochs": len(epochs), "images_delivered": sum(e.get("images", 0) for e in epochs),
         "images_expected": run.extra.get("images_expected"),
         "train_accuracy": last.get("accuracy") if is_train else None,
-        **accuracy_columns(stats_, run, target, analysis.band),
+        **accuracy_columns(stats_, run, target, analysis),
         **data_columns(stats_.result.equivalence),
         "stall_percent": stall.median if stall else None, "stall_percent_low": stall.low if stall else None,
         "stall_percent_high": stall.high if stall else None,
@@ -393,17 +432,22 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
     }
 
 
-def accuracy_columns(stats_: CellStats, run: ModeRun, target: float | None, band: Band | None) -> dict:
-    """A training row's accuracy: the cell's accuracy fit's (a trial's own, in runs from before it)."""
+def accuracy_columns(stats_: CellStats, run: ModeRun, target: float | None, analysis: Analysis) -> dict:
+    """A training row's accuracy and loss: the cell's accuracy fit's (a trial's own accuracy, in
+    runs from before it)."""
     if run.mode != "train":
         return dict.fromkeys(("val_accuracy", "time_to_accuracy_s", "accuracy_band_low", "accuracy_band_high",
-                              "accuracy_vs_band", "epochs_to_target"))
+                              "accuracy_vs_band", "epochs_to_target", "val_loss", "loss_band_low",
+                              "loss_band_high", "loss_vs_band"))
     own = not stats_.result.accuracy_fits
+    band, losses = analysis.band, analysis.loss_band
     return {"val_accuracy": run.val_accuracy if own else stats_.val_accuracy,
             "time_to_accuracy_s": time_to_accuracy(run.epochs, target) if own else stats_.time_to_accuracy_s,
             "accuracy_band_low": band.low if band else None,
             "accuracy_band_high": band.high if band else None,
-            "accuracy_vs_band": stats_.vs_band, "epochs_to_target": stats_.epochs_to_target}
+            "accuracy_vs_band": stats_.vs_band, "epochs_to_target": stats_.epochs_to_target,
+            "val_loss": stats_.val_loss, "loss_band_low": losses.low if losses else None,
+            "loss_band_high": losses.high if losses else None, "loss_vs_band": stats_.loss_vs_band}
 
 
 def data_columns(found) -> dict:

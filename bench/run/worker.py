@@ -184,7 +184,7 @@ class CellWorker:
 
     def accuracy_fit(self, offset: int) -> dict:
         """One fit of `accuracy_epochs` from the identical initial weights, on the pipeline built
-        with seed `seed + offset` (its shuffle order): validation accuracy after each epoch.
+        with seed `seed + offset` (its shuffle order): validation accuracy and loss after each epoch.
 
         Every cell starts from the same weights, so what can differ between two correct
         pipelines is the order of the data: the band's fits vary that, and only that.
@@ -199,7 +199,8 @@ class CellWorker:
         return {"seed": seed, "epochs": self.accuracy_epochs, "fit_s": time.perf_counter() - started,
                 "epoch_s": recorder.epochs[-1]["train_s"] if recorder.epochs else None,
                 "images_per_epoch": recorder.epochs[-1]["images"] if recorder.epochs else None,
-                "val_accuracy": [e.get("val_accuracy") for e in recorder.epochs]}
+                "val_accuracy": [e.get("val_accuracy") for e in recorder.epochs],
+                "val_loss": [e.get("val_loss") for e in recorder.epochs]}
 
     @property
     def accuracy_epochs(self) -> int:

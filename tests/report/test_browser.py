@@ -76,6 +76,8 @@ def test_run_report_in_chromium(browser, quick_run):
     band = browser.find_element("id", "accuracy-band").text  # the reference fitted with 3 seeds (TINY_ARGS)
     assert "Accuracy band:" in band and "3 fits of tf_data_tuned" in band
     assert "shuffled with seeds 0–2" in band
+    losses = browser.find_element("id", "loss-band").text  # the same seeds' final validation losses
+    assert losses.startswith("Loss band:") and "cross-entropy" in losses
     caption = browser.find_element("id", "fig-accuracy").get_attribute("alt")
     assert caption.startswith("Validation accuracy of each cell's accuracy fit")
     screenshot(browser, "report.png")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from bench.report import cell_summary, recommend
+from bench.results.store import run_row
 
 
 def cell(variant: str, rates: list[float], accuracy: float = 0.9, status: str = "ok") -> dict:
@@ -92,11 +94,13 @@ def test_a_faster_cell_whose_data_differ_is_never_recommended():
     assert analysis.fastest.cell.variant == "right"
 
 
-def fitted(record: dict, *accuracies: float, curve=(0.5, 0.8)) -> dict:
+def fitted(record: dict, *accuracies: float, curve=(0.5, 0.8), losses=()) -> dict:
     """`record` with accuracy fits ending at each of `accuracies` (the first: the cell's own),
-    48 images per epoch."""
+    48 images per epoch, and at each of `losses` where given."""
     fits = [{"seed": i, "epochs": len(curve) + 1, "images_per_epoch": 48, "val_accuracy": [*curve, a]}
             for i, a in enumerate(accuracies)]
+    for fit, loss in zip(fits, losses, strict=False):
+        fit["val_loss"] = [1.5, 0.9, loss]
     return {**record, "accuracy_fits": fits}
 
 
@@ -132,3 +136,38 @@ def test_time_to_accuracy_is_the_fit_epochs_at_the_timed_rate():
     assert reached["vs_band"] is None, "no band without the reference's seeds"
     rows = [row(0.95)]
     assert rows[0]["epochs_to_target"] is None and rows[0]["time_to_accuracy_s"] is None
+
+
+def test_a_cell_inside_the_accuracy_band_but_above_the_loss_band_is_not_recommended():
+    """Wrong labels that a converged fit's argmax hides still raise its loss: that cell learns less."""
+    seeds = (0.93, 0.91, 0.95, 0.92, 0.94)
+    reference = fitted(cell("tf_data_tuned", [1000 * d for d in DRIFT]), *seeds,
+                       losses=(0.27, 0.31, 0.24, 0.29, 0.26))
+    noisy = fitted(cell("noisy", [1500 * d for d in DRIFT]), 0.93, losses=(0.64,))
+    alike = fitted(cell("alike", [900 * d for d in DRIFT]), 0.92, losses=(0.30,))
+    doc = {"cells": [reference, noisy, alike], "target_accuracy": 0.85, "config": {},
+           "dataset": {"num_val": 240}}
+    rows, analysis = cell_summary(doc)
+    losses = analysis.loss_band
+    assert losses.values == (0.27, 0.31, 0.24, 0.29, 0.26) and losses.low < 0.24 and 0.31 < losses.high < 0.64
+    by_variant = {r["variant"]: r for r in rows}
+    assert [by_variant[v]["vs_band"] for v in ("tf_data_tuned", "noisy", "alike")] == ["inside"] * 3
+    assert [by_variant[v]["loss_vs_band"] for v in ("tf_data_tuned", "noisy", "alike")] == \
+        ["inside", "above", "inside"]
+    assert [by_variant[v]["learns_less"] for v in ("tf_data_tuned", "noisy", "alike")] == [False, True, False]
+    pick = recommend(rows, analysis)
+    assert pick["fastest"]["variant"] == "tf_data_tuned" and pick["loss_band"] is losses
+    assert [r["variant"] for r in pick["excluded"]] == ["noisy"]
+    frame = pd.DataFrame([run_row(c, r, 0.85, analysis) for c in analysis.cells for r in c.result.runs])
+    train = frame[frame["mode"] == "train"].drop_duplicates("variant").set_index("variant")
+    assert train.loc["noisy", "loss_vs_band"] == "above" and train.loc["noisy", "val_loss"] == 0.64
+    assert train.loc["alike", "loss_band_high"] == losses.high
+
+
+def test_runs_without_losses_have_no_loss_band():
+    """Runs from before the loss was kept: the accuracy band alone decides, as it did."""
+    reference = fitted(cell("tf_data_tuned", [1000 * d for d in DRIFT]), 0.93, 0.91, 0.95, 0.92, 0.94)
+    rows, analysis = cell_summary({"cells": [reference], "target_accuracy": 0.85, "config": {},
+                                   "dataset": {"num_val": 240}})
+    assert analysis.loss_band is None and analysis.band is not None
+    assert rows[0]["val_loss"] is None and rows[0]["loss_vs_band"] is None and not rows[0]["learns_less"]

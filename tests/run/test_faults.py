@@ -28,6 +28,7 @@ def workers_of(run_dir) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.timing  # the other cells must finish inside --timeout
 @pytest.mark.slow
 def test_a_hung_cell_times_out_and_the_run_goes_on(tmp_path):
     result = run_cli("run", "--variants", "in_memory_tensor_slices", "--pipeline", "plugins.pipelines:hangs",
@@ -41,6 +42,7 @@ def test_a_hung_cell_times_out_and_the_run_goes_on(tmp_path):
     assert workers_of(run_dir) == []
 
 
+@pytest.mark.timing  # the signal must land between two trials
 @pytest.mark.slow
 def test_sigint_keeps_finished_cells_marks_incomplete_and_resume_finishes(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))

@@ -31,6 +31,7 @@ def settings(count: int, step_s: float = 0.0) -> modes.ModeSettings:
                               step_s=step_s, min_sample_s=0.1)
 
 
+@pytest.mark.timing  # a rate against a known answer
 def test_pipeline_mode_finds_the_rate_a_fixed_cost_implies():
     cost_s, count = 0.03, 32  # no prefetch: any cost the harness adds per batch would show
     results = [modes.run_pipeline(slow_pipeline(count, cost_s), settings(count), 1) for _ in range(3)]
@@ -39,6 +40,7 @@ def test_pipeline_mode_finds_the_rate_a_fixed_cost_implies():
     assert all([e["images"] for e in r["epochs"]] == [count, count] for r in results)
 
 
+@pytest.mark.timing  # a rate against a known answer
 @pytest.mark.parametrize("case, rounds, tolerance", [
     # Single rounds here spread by +-5% (+-10% in a busy minute). Medians of 9 rounds from fresh
     # processes, sleep calibrated once per pair: 0.994-1.021 over 8 runs (2026-11-21), so 2% failed
@@ -67,6 +69,7 @@ def test_pipeline_mode_agrees_with_tfds_benchmark(case, rounds, tolerance):
     assert float(np.median(ratios)) == pytest.approx(1.0, abs=tolerance), ratios
 
 
+@pytest.mark.timing  # a rate against a known answer
 def test_a_pipeline_slower_than_the_step_is_input_bound_with_the_implied_au():
     """Input: 80 ms of sleep per batch; accelerator: 40 ms per batch; so AU = 0.5.
 
@@ -81,6 +84,7 @@ def test_a_pipeline_slower_than_the_step_is_input_bound_with_the_implied_au():
     assert result["au"] < 0.9
 
 
+@pytest.mark.timing  # a rate against a known answer
 def test_a_pipeline_faster_than_the_step_keeps_the_accelerator_busy():
     cost_s, count, step_s = 0.0005, 64, 0.04  # input: 4 ms per batch, accelerator: 40 ms
     result = modes.run_simulated(slow_pipeline(count, cost_s, prefetch=2), settings(count, step_s), 1)
@@ -88,6 +92,7 @@ def test_a_pipeline_faster_than_the_step_keeps_the_accelerator_busy():
     assert result["images_per_sec"] == pytest.approx(BATCH / step_s, rel=0.1)
 
 
+@pytest.mark.timing  # a rate against a known answer
 def test_calibrated_sleep_hits_its_target_on_average():
     request = modes.calibrated_sleep(0.01)
     start = time.perf_counter()

@@ -22,6 +22,7 @@ def busy(seconds: float) -> None:
         a = np.tanh(a @ a)
 
 
+@pytest.mark.timing  # samples at 20 Hz for 1 s
 def test_sampler_keeps_series_and_marks_and_summarizes_each_phase():
     sampler = Sampler(hz=20).start()
     with sampler.phase("idle", trial=0):

@@ -62,7 +62,11 @@ def test_naive_advice_is_verified_by_measurement(naive_profile):
         for side in ("before", "after"):
             samples = item[side]["samples"]
             assert [s["round"] for s in samples] == list(range(8)) and item[side]["median"] > 0
-            assert min(s["seconds"] for s in samples) >= 0.1 * 0.5, "calibrated samples, not single epochs"
+            # calibrated once (--min-sample-s 0.1), then the same repeats every round; calibrated on a
+            # busy machine, one sample in a quiet second can last under half of that, not the median
+            assert len({s["loops"] for s in samples}) == 1, "loops fixed by calibration"
+            seconds = [s["seconds"] for s in samples]
+            assert np.median(seconds) >= 0.1 * 0.5, "calibrated samples, not single epochs"
         ratios = [a["images_per_sec"] / b["images_per_sec"]
                   for a, b in zip(item["after"]["samples"], item["before"]["samples"], strict=True)]
         assert item["measured_gain"] == pytest.approx(float(np.median(ratios)))  # paired, per round
