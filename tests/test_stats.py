@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -139,6 +141,22 @@ def test_the_accuracy_band_holds_one_more_draw_at_its_stated_coverage(n):
         band = stats.prediction_band(draws[:n])
         inside += band.place(float(draws[n])) == "inside"
     assert inside / trials == pytest.approx(0.95, abs=0.015)
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_the_loss_band_lets_one_correct_fit_in_a_hundred_above_it(n):
+    """Known answer: at the loss band's coverage (98%), one more normal draw lands above it 1% of
+    the time, the share of correct cells it flags (README, "The accuracy band")."""
+    from bench.results.store import LOSS_BAND_COVERAGE
+
+    rng = np.random.default_rng(100 + n)
+    trials = 8000
+    above = 0
+    for _ in range(trials):
+        draws = rng.normal(0.25, 0.03, n + 1)
+        band = stats.prediction_band(draws[:n], coverage=LOSS_BAND_COVERAGE, bounds=(0.0, math.inf))
+        above += band.place(float(draws[n])) == "above"
+    assert above / trials == pytest.approx((1 - LOSS_BAND_COVERAGE) / 2, abs=0.004)
 
 
 def test_the_band_needs_three_values_keeps_its_bounds_and_its_floor():
