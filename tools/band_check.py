@@ -32,7 +32,8 @@ def one_run(seed: int, pipeline: str, extra: list[str]) -> Path:
     done = subprocess.run(command, cwd=ROOT / "tests", capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"})
     if done.returncode != 0:
-        raise SystemExit(f"seed {seed}: pipebench run failed: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise SystemExit(f"seed {seed}: pipebench run failed (status {done.returncode}): {last}")
     return next(results.iterdir())
 
 
@@ -45,10 +46,14 @@ def describe(run_dir: Path) -> list[str]:
     lines = [band_line("accuracy band", band) + (f", floor {band.sd_floor:.3f}" if band else ""),
              band_line("loss band", losses)]
     for cell in analysis.cells:
-        lines.append(f"  {cell.cell.label:45s} accuracy {cell.val_accuracy:.3f} ({cell.vs_band}), "
-                     f"loss {cell.val_loss:.3f} ({cell.loss_vs_band})"
+        lines.append(f"  {cell.cell.label:45s} accuracy {number(cell.val_accuracy)} ({cell.vs_band}), "
+                     f"loss {number(cell.val_loss)} ({cell.loss_vs_band})"
                      f"{'  -> learns less' if cell.learns_less else ''}")
     return lines
+
+
+def number(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"
 
 
 def band_line(name: str, band) -> str:

@@ -357,9 +357,10 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     target = doc.get("target_accuracy")
     min_sample_s = (doc.get("config") or {}).get("min_sample_s")
     results = [CellResult.from_dict(c) for c in doc.get("cells", [])]
-    band, losses = accuracy_band(results, (doc.get("dataset") or {}).get("num_val") or 0), loss_band(results)
+    num_val = (doc.get("dataset") or {}).get("num_val") or 0
+    band, losses = accuracy_band(results, num_val), loss_band(results)
     cells = [cell_stats(r, target, min_sample_s, band, losses) for r in results]
-    accurate, best, noise = accurate_cells(cells, (doc.get("dataset") or {}).get("num_val") or 0)
+    accurate, best, noise = accurate_cells(cells, num_val)
     fastest = max(accurate, key=lambda c: c.train.median) if accurate else None
     base = pick_baseline(cells, baseline or doc.get("baseline"))
     others = [c for c in cells if c is not fastest and c.train is not None] if fastest else []
