@@ -9,10 +9,12 @@ Override with PIPEBENCH_TF=cpu, PIPEBENCH_TF=gpu or any pip requirement
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import sys
 
 import nox
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench.run.gpu import nvidia_gpu_present  # noqa: E402  (standard library only; before any install)
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -20,20 +22,10 @@ nox.options.reuse_existing_virtualenvs = True
 TF_BUILDS = {"cpu": "tensorflow-cpu>=2.16", "gpu": "tensorflow[and-cuda]>=2.16"}
 
 
-def has_nvidia_gpu() -> bool:
-    if not shutil.which("nvidia-smi"):
-        return False
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and "GPU" in out.stdout
-
-
 def tensorflow_requirement() -> str:
     choice = os.environ.get("PIPEBENCH_TF", "auto").strip()
     if choice == "auto":
-        return TF_BUILDS["gpu" if has_nvidia_gpu() else "cpu"]
+        return TF_BUILDS["gpu" if nvidia_gpu_present() else "cpu"]
     return TF_BUILDS.get(choice, choice)
 
 

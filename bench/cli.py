@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.config import PRESETS
 from bench.data.checks import ON_BAD_FILE, DataCheckFailed
 from bench.errors import PipebenchError
+from bench.run.page_cache import PAGE_CACHE
 from pipelines import load_plugins
 
 
@@ -51,6 +52,18 @@ positive_int = positive(int, 1, "an integer")
 positive_float = positive(float, 1e-3, "a number")
 
 
+def side_range(raw: str) -> tuple[int, int]:
+    """`LOW,HIGH` in px, 8 <= LOW <= HIGH <= 4096."""
+    parts = raw.split(",")
+    try:
+        low, high = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not LOW,HIGH (two integers, px)") from None
+    if not 8 <= low <= high <= 4096:
+        raise argparse.ArgumentTypeError(f"{raw!r} is out of range; valid: 8 <= LOW <= HIGH <= 4096")
+    return low, high
+
+
 def add_run_parser(sub) -> None:
     p = sub.add_parser("run", help="measure pipeline variants (each cell in a child process)")
     add_preset_argument(p, "quick, default or full: dataset size, rounds, sample length, extra rows")
@@ -80,6 +93,9 @@ def add_run_parser(sub) -> None:
     p.add_argument("--num-train", type=positive_int, help="embedded dataset: training images")
     p.add_argument("--num-val", type=positive_int, help="embedded dataset: validation images")
     p.add_argument("--num-classes", type=positive_int, help="embedded dataset: classes (2..10)")
+    p.add_argument("--source-size", type=side_range, metavar="LOW,HIGH",
+                   help="embedded dataset: range of the files' long side in px (default: the preset's; "
+                   "256,512 for default and full)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=positive_float, help="seconds per cell before it is marked timeout")
     p.add_argument("--modes", type=comma_list, help="pipeline, train, model_only, simulated (default: all)")
@@ -100,6 +116,10 @@ def add_run_parser(sub) -> None:
     p.add_argument("--on-bad-file", default="stop", choices=ON_BAD_FILE,
                    help="stop (default): a data check that finds bad files ends the run before measuring; "
                    "skip: leave them out for every variant and record them")
+    add_subset_argument(p)
+    p.add_argument("--page-cache", default="warm", choices=PAGE_CACHE,
+                   help="warm (default): files as the page cache holds them; cold: evict each file-reading "
+                   "epoch's files first, so every timed epoch reads from storage (a dataset larger than RAM)")
     p.add_argument("--memory-budget", metavar="SIZE",
                    help="memory in-memory/cached variants may fill, e.g. 4G (default: what is available)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
@@ -108,6 +128,12 @@ def add_run_parser(sub) -> None:
                    help="finish an interrupted run: measure the cells it lacks, with its configuration")
     p.add_argument("--baseline", help="variant the report computes speedups against "
                    "(default: the usual starting point, image_data_generator, else generator)")
+
+
+def add_subset_argument(p) -> None:
+    p.add_argument("--subset", type=positive_int, metavar="N",
+                   help="use a seeded sample of N training files, stratified by class (and the same share "
+                   "of the validation files); only those are checked and read")
 
 
 def add_preset_argument(p, text: str) -> None:
@@ -161,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--image-size", type=positive_int, default=PRESETS["default"].image_size,
                      help="target side the run would resize to (for the too-small check)")
     chk.add_argument("--seed", type=int, default=0)
+    add_subset_argument(chk)
     for name, text in (("profile", "find the stage that limits one variant, advise, and verify the advice"),
                        ("sweep", "throughput of one variant against each of its knobs")):
         add_tuning_parser(sub.add_parser(name, help=text), name)
@@ -182,7 +209,6 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         get_preset,
         step_seconds,
     )
-    from bench.data.dataset import EmbeddedDataset
     from bench.errors import unknown_choice
     from bench.run.memory import parse_size
     from bench.run.models import MODELS
@@ -195,11 +221,9 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
     if args.target_accuracy is not None:
         check_range("--target-accuracy", args.target_accuracy, 0.0, 1.0)
     batch_size = args.batch_size or preset.batch_size
-    embedded = EmbeddedDataset(
-        num_train=args.num_train or preset.num_train, num_val=args.num_val or preset.num_val,
-        image_size=args.image_size or preset.image_size,
-        num_classes=args.num_classes or preset.num_classes, seed=args.seed,
-    )
+    embedded = preset.dataset(args.seed, num_train=args.num_train, num_val=args.num_val,
+                              image_size=args.image_size, num_classes=args.num_classes,
+                              long_side=args.source_size)
     if args.model == "mobilenet_v2" and embedded.image_size < 32:
         raise PipebenchError("--model mobilenet_v2 needs --image-size >= 32")
     try:
@@ -228,7 +252,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         accuracy_epochs=args.accuracy_epochs or preset.accuracy_epochs,
         accuracy_seeds=args.accuracy_seeds or preset.accuracy_seeds,
         overhead_check=args.overhead_check,
-        on_bad_file=args.on_bad_file,
+        on_bad_file=args.on_bad_file, subset=args.subset, page_cache=args.page_cache,
         memory_budget_bytes=parse_size(args.memory_budget) if args.memory_budget else None,
         results_dir=str(args.results_dir),
         label=args.label, baseline=args.baseline, command="pipebench " + shlex.join(argv),
@@ -312,7 +336,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     import time
 
     from bench.config import DEFAULT_TARGET_RATE, get_preset
-    from bench.data.dataset import EmbeddedDataset, resolve_spec
+    from bench.data.dataset import resolve_spec
     from bench.errors import unknown_choice
     from bench.tune.commands import ProfileJob, run_profile, run_sweep_job
     from pipelines.base import AUGMENTATIONS, get_variant
@@ -325,7 +349,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.augmentation not in AUGMENTATIONS:
         raise unknown_choice("augmentation", args.augmentation, AUGMENTATIONS)
     prof = get_preset(args.preset)
-    embedded = EmbeddedDataset(prof.num_train, prof.num_val, prof.image_size, prof.num_classes, args.seed)
+    embedded = prof.dataset(args.seed)
     spec, _ = resolve_spec(args.data_dir, args.val_dir, 0.2, embedded, args.seed)
     batch_size = args.batch_size or prof.batch_size
     target = args.target_rate or DEFAULT_TARGET_RATE
@@ -383,7 +407,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     check_range("--val-split", args.val_split, 0.0, 1.0)
     embedded = EmbeddedDataset(0, 0, args.image_size, 2)  # only its image size matters here
-    spec, report = resolve_spec(args.data_dir, args.val_dir, args.val_split, embedded, args.seed, "skip")
+    spec, report = resolve_spec(args.data_dir, args.val_dir, args.val_split, embedded, args.seed, "skip",
+                                subset=args.subset)
     print("\n".join(report.summary_lines(limit=10**6)))
     bad = report.by_severity("bad")
     print(f"usable: {len(spec.train_files)} train and {len(spec.val_files)} validation images in "

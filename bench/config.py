@@ -11,6 +11,7 @@ import itertools
 from dataclasses import asdict, dataclass, replace
 
 from bench.data.dataset import EmbeddedDataset
+from bench.data.photos import PHOTO_LONG_SIDE
 from bench.errors import PipebenchError, unknown_choice
 from bench.run.models import PRECISIONS
 from bench.run.modes import MODES
@@ -87,6 +88,14 @@ class Preset:
     service_workers: tuple[int, ...] | None = None  # local-cluster cells; None: 1, 2, 4, ... cores
     accuracy_epochs: int = 16  # each cell's untimed accuracy fit (also its warm-up)
     accuracy_seeds: int = 5  # fits of the reference variant, one per seed: the accuracy band
+    long_side: tuple[int, int] = PHOTO_LONG_SIDE  # embedded files' long side, px (photo-sized by default)
+
+    def dataset(self, seed: int = 0, **overrides) -> EmbeddedDataset:
+        """The preset's embedded dataset, with any of its fields overridden (None: keep the preset's)."""
+        fields = {"num_train": self.num_train, "num_val": self.num_val, "image_size": self.image_size,
+                  "num_classes": self.num_classes, "long_side": self.long_side}
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return EmbeddedDataset(seed=seed, **fields)
 
     @property
     def variants(self) -> list[str]:
@@ -99,13 +108,22 @@ class Preset:
         return axis_rows()[:self.axis_rows]
 
 
-AXIS_ROWS = (("mixed_bfloat16", "none"), ("float32", "tf_image"), ("float32", "keras_layers"),
+AXIS_ROWS = (("mixed", "none"), ("float32", "tf_image"), ("float32", "keras_layers"),
              ("float32", "numpy_pyfunc"))
+
+
+def mixed_precision() -> str:
+    """The mixed-precision row's policy: float16 where a GPU is present, bfloat16 on a CPU."""
+    from bench.run.gpu import nvidia_gpu_present
+
+    return "mixed_float16" if nvidia_gpu_present() else "mixed_bfloat16"
 
 
 def axis_rows() -> tuple[Cell, ...]:
     """The precision and augmentation rows, measured on the reference (tuned) variant."""
-    return tuple(Cell(reference_variant(), precision, augmentation) for precision, augmentation in AXIS_ROWS)
+    mixed = mixed_precision()
+    return tuple(Cell(reference_variant(), mixed if precision == "mixed" else precision, augmentation)
+                 for precision, augmentation in AXIS_ROWS)
 
 
 def band_cell(cells) -> Cell | None:
@@ -123,11 +141,12 @@ BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports 
 # (bench.stats.min_rounds_for), and gives a 96% interval of each median (2nd to 8th of 9).
 PRESETS = {
     "quick": Preset("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, axis_rows=2, with_clusters=False,
-                    min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3),
-    # 0.4 s samples: on the 2-core VM the spread of samples was the same from 0.1 to 2 s
-    # (tools/sample_length.py, README); 1 s samples made this preset take 15 minutes, and 0.4
-    # rather than 0.5 pays for the 16-epoch accuracy fits within 10 minutes
-    "default": Preset("default", 640, 240, 40, 6, 3, 32, 9, 600.0, min_sample_s=0.4, service_workers=(1,)),
+                    min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3, long_side=(48, 96)),
+    # photo-sized files (bench.data.photos) resized to 32 px: the decode of the whole photograph
+    # is the cost, and a small model input keeps the CPU's training from masking it; 400 + 200
+    # images and 9 cells of 9 rounds of samples >= 0.4 s fit 10 minutes on the 2-core VM (README)
+    "default": Preset("default", 400, 200, 32, 6, 2, 32, 9, 600.0, axis_rows=1, min_sample_s=0.4,
+                      service_workers=(1,)),
     "full": Preset("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, axis_rows=len(AXIS_ROWS),
                    one_per_family=False),
 }
@@ -161,6 +180,8 @@ class RunConfig:
     accuracy_seeds: int = 5
     overhead_check: bool = False
     on_bad_file: str = "stop"  # or "skip": leave bad files out for every variant
+    subset: int | None = None  # benchmark on this many training files (seeded, stratified); None: all
+    page_cache: str = "warm"  # "cold": every timed epoch of a file-reading mode reads from storage
     memory_budget_bytes: int | None = None  # None: the memory available when a cell starts
     results_dir: str = "results"
     label: str = ""
@@ -175,7 +196,7 @@ class RunConfig:
         """Rebuild a configuration stored in results.json (for `--resume`)."""
         raw = {"preset": raw.get("profile"), **raw}  # earlier runs called the preset "profile"
         fields = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}  # older runs' extras
-        fields["embedded"] = EmbeddedDataset(**raw["embedded"])
+        fields["embedded"] = EmbeddedDataset.of(raw["embedded"])
         fields["cells"] = tuple(Cell.of(c) for c in raw["cells"])
         fields["skipped"] = tuple(tuple(s) for s in raw.get("skipped", ()))
         for key in ("options", "modes"):

@@ -138,6 +138,12 @@ class Variant:
         """
         return None
 
+    def timed_files(self, request: PipelineRequest) -> tuple[str, ...] | None:
+        """The files every epoch after the first reads from storage (what `--page-cache cold`
+        evicts), or None where those epochs read from memory: decoded up front, or cached
+        after the first epoch. A disk cache's files are found by the harness."""
+        return None if request.options.get("cache") == "memory" else request.spec.train_files
+
     def decoded_copies(self, options: Mapping[str, Any]) -> int:
         """How many decoded (float32) copies of the training set this variant holds in memory.
 

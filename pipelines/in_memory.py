@@ -33,6 +33,9 @@ class InMemoryNumpy(Variant):
     def decoded_copies(self, options) -> int:
         return 2  # the concatenated array, plus the chunks (or Keras' tensor copy) next to it
 
+    def timed_files(self, request: PipelineRequest) -> None:
+        return None  # decoded up front: no epoch reads a file
+
     def build(self, request: PipelineRequest) -> FitInput:
         images, labels = decode_train(request)
         return FitInput(x=images, y=labels, fit_kwargs={"batch_size": request.batch_size, "shuffle": True})
@@ -51,6 +54,9 @@ class InMemoryTensorSlices(Variant):
 
     def decoded_copies(self, options) -> int:
         return 2  # the NumPy array and the tensor from_tensor_slices copies it into
+
+    def timed_files(self, request: PipelineRequest) -> None:
+        return None  # decoded up front: no epoch reads a file
 
     def build(self, request: PipelineRequest) -> FitInput:
         import tensorflow as tf

@@ -106,6 +106,11 @@ class TfRecord(Variant):
                     num_parallel_calls=tf_value(opts["parallel_calls"]))
         return FitInput(x=finish(ds, request, len(spec.train_files)))
 
+    def timed_files(self, request: PipelineRequest) -> tuple[str, ...] | None:
+        if request.options["cache"] == "memory":
+            return None
+        return tuple(write_shards(request.spec, request.options["shards"]))
+
     def stages(self, request: PipelineRequest):
         """Shard list -> record read -> parse -> decode -> resize -> batch (...), sequentially."""
         import tensorflow as tf

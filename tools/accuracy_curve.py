@@ -4,11 +4,12 @@ the accuracy fit's settings (README, "The accuracy band").
 Fits the small CNN on the default preset's embedded data, decoded once into memory, for
 each seed (initial weights and shuffle), once with the true labels and once with every
 tenth label moved to the next class, and prints the validation accuracy after every epoch
-and at the end. `--noise-std` redraws the dataset with another pixel noise (shapes-v2 used
-20, v3 uses 8) in a cache folder of its own; `--constant-lr` trains at Adam's 1e-3 without
-decay, as the timed trials did before the accuracy fit.
+and at the end. `--image-size`, `--num-train`, `--num-val` and `--num-classes` change the
+default preset's dataset (the photo-like files are the same for every image size);
+`--constant-lr` trains at Adam's 1e-3 without decay, as the timed trials did before the
+accuracy fit.
 
-    python tools/accuracy_curve.py [--seeds 0-6] [--epochs 16] [--init-seed 0] [--noise-std 8]
+    python tools/accuracy_curve.py [--seeds 0-6] [--epochs 16] [--init-seed 0] [--image-size 64]
                                    [--constant-lr]
 """
 
@@ -18,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -62,17 +62,18 @@ def fit_curve(data, labels, seed: int, epochs: int, constant_lr: bool, init_seed
     return [*curve[:-1], round(float(final["accuracy"]), 4)], round(float(final["loss"]), 4)
 
 
-def load(noise_std: float):
-    from bench.data import dataset
-    from bench.data.dataset import EmbeddedDataset, resolve_spec
+def load(args):
+    from bench.config import PRESETS
+    from bench.data.dataset import resolve_spec
     from pipelines.decode import decode_all
 
-    if noise_std != dataset.NOISE_STD:  # another dataset: its own cache, never the shared one
-        dataset.NOISE_STD = noise_std
-        os.environ["PIPEBENCH_CACHE"] = tempfile.mkdtemp(prefix=f"pipebench-noise{noise_std:g}-")
-    spec, _ = resolve_spec(None, None, 0.2, EmbeddedDataset(640, 240, 40, 6), 0)
-    train = decode_all(spec.train_files, spec.image_size), np.asarray(spec.train_labels, np.int32)
-    val = decode_all(spec.val_files, spec.image_size), np.asarray(spec.val_labels, np.int32)
+    embedded = PRESETS["default"].dataset(0, image_size=args.image_size, num_train=args.num_train,
+                                          num_val=args.num_val, num_classes=args.num_classes)
+    spec, _ = resolve_spec(None, None, 0.2, embedded, 0)
+    train = (decode_all(spec.train_files, spec.image_size, method=args.train_resize),
+             np.asarray(spec.train_labels, np.int32))
+    val = (decode_all(spec.val_files, spec.image_size, method=args.val_resize),
+           np.asarray(spec.val_labels, np.int32))
     return train, val, spec
 
 
@@ -80,7 +81,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-6", help="first-last, inclusive")
     parser.add_argument("--epochs", type=int, default=16)
-    parser.add_argument("--noise-std", type=float, default=8.0)
+    for flag in ("--train-resize", "--val-resize"):
+        parser.add_argument(flag, default="bilinear", choices=("bilinear", "bilinear_antialias", "nearest"),
+                            help="resize of the decoded training / validation images (default: reference's)")
+    for flag in ("--image-size", "--num-train", "--num-val", "--num-classes"):
+        parser.add_argument(flag, type=int, help="default: the default preset's")
     parser.add_argument("--constant-lr", action="store_true")
     parser.add_argument("--ema", action="store_true", help="Adam with a moving average of the weights (0.9)")
     parser.add_argument("--init-seed", type=int,
@@ -88,7 +93,7 @@ def main() -> int:
                         "order only (as the band's fits do); default: each seed its own weights")
     args = parser.parse_args()
     first, last = (int(v) for v in args.seeds.split("-"))
-    data = load(args.noise_std)
+    data = load(args)
     found, losses = {}, {}
     for name, every in (("correct", 0), ("label_noise_10", 10)):
         labels = labels_with_noise(data[0][1], data[2].num_classes, every)

@@ -14,42 +14,55 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.checks import CheckReport, apply_policy, check_folders, convert_to_rgb8, drop_duplicates
+from bench.data.checks import (
+    CheckReport,
+    apply_policy,
+    check_listing,
+    convert_to_rgb8,
+    drop_duplicates,
+    list_folders,
+)
+from bench.data.photos import PHOTO_LONG_SIDE, SHAPES, draw_photo, encode
 from bench.errors import PipebenchError
 from pipelines.files import built_atomically, cache_root
 from pipelines.spec import DataSpec
 
-# Pixel noise: at 20 (shapes-v2) the small CNN reached 0.78-0.91 after 12 epochs over 4 seeds
-# and a 10%-label-noise pipeline overlapped it; at 8 (shapes-v3), 0.90-0.95 over 7 seeds, with
-# that pipeline at 0.68-0.88 (README, "The accuracy band").
-NOISE_STD = 8.0
 LAYOUT_HINT = "give a folder with one subfolder of images per class"
-EMBEDDED_SHAPES = (
-    "circle", "square", "triangle", "cross", "ring",
-    "hbars", "vbars", "diamond", "xshape", "dots",
-)
+EMBEDDED_VERSION = "photos-v1"
 
 
 @dataclass(frozen=True)
 class EmbeddedDataset:
-    """Parameters of the generated dataset; each set of values has its own cache folder."""
+    """Parameters of the generated dataset; each set of values has its own cache folder.
+
+    `image_size` is what the variants resize to, not the files' size: the files are
+    photo-sized (`long_side`, a range in px; `bench.data.photos`), so every variant
+    decodes and resizes on every epoch. Small `long_side`s keep the test data cheap.
+    """
 
     num_train: int
     num_val: int
     image_size: int
     num_classes: int
     seed: int = 0
+    long_side: tuple[int, int] = PHOTO_LONG_SIDE
 
     def root(self) -> Path:
-        key = f"{self.num_train}-{self.num_val}-{self.image_size}-{self.num_classes}-{self.seed}"
-        return cache_root() / "datasets" / f"shapes-v3-{key}"
+        low, high = self.long_side
+        key = f"{self.num_train}-{self.num_val}-{self.num_classes}-{self.seed}-{low}x{high}"
+        return cache_root() / "datasets" / f"{EMBEDDED_VERSION}-{key}"
+
+    @classmethod
+    def of(cls, raw: dict) -> EmbeddedDataset:
+        """From results.json (`long_side` is a list there; runs before photos-v1 have none)."""
+        return cls(**{**raw, "long_side": tuple(raw.get("long_side", PHOTO_LONG_SIDE))})
 
 
 def ensure_embedded(params: EmbeddedDataset) -> Path:
     """Generate the embedded dataset once (deterministic in its seed) and return its root."""
-    if not 2 <= params.num_classes <= len(EMBEDDED_SHAPES):
+    if not 2 <= params.num_classes <= len(SHAPES):
         raise PipebenchError(
-            f"--num-classes {params.num_classes} is out of range; valid: 2..{len(EMBEDDED_SHAPES)}"
+            f"--num-classes {params.num_classes} is out of range; valid: 2..{len(SHAPES)}"
         )
     root = params.root()
     if (root / "COMPLETE").exists():
@@ -59,72 +72,38 @@ def ensure_embedded(params: EmbeddedDataset) -> Path:
     return root
 
 
-def write_embedded(params: EmbeddedDataset, tmp: Path) -> None:
-    """Draw every image of the embedded dataset into `tmp` (train/ and val/, a folder per class)."""
-    for split, count, offset in (("train", params.num_train, 0), ("val", params.num_val, 1)):
-        for index in range(count):
-            label = index % params.num_classes
-            folder = tmp / split / EMBEDDED_SHAPES[label]
-            folder.mkdir(parents=True, exist_ok=True)
-            rng = np.random.default_rng([params.seed, offset, index])
-            image = draw_shape(EMBEDDED_SHAPES[label], params.image_size, rng)
-            image.save(folder / f"{split}_{index:06d}.jpg", quality=90)
+def embedded_files(params: EmbeddedDataset) -> list[tuple[str, int, int]]:
+    """Every file of the dataset as (split, index, label): labels take turns through the classes."""
+    return [(split, index, index % params.num_classes)
+            for split, count in (("train", params.num_train), ("val", params.num_val))
+            for index in range(count)]
+
+
+def draw_file(params: EmbeddedDataset, split: str, index: int, label: int) -> bytes:
+    """The bytes of one file: a function of (seed, split, index) alone."""
+    rng = np.random.default_rng([params.seed, 0 if split == "train" else 1, index])
+    return encode(draw_photo(SHAPES[label], rng, params.long_side))
+
+
+def write_embedded(params: EmbeddedDataset, tmp: Path, workers: int | None = None) -> None:
+    """Draw every image into `tmp` (train/ and val/, a folder per class), a process per core."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    files = embedded_files(params)
+    for split, _, label in files:
+        (tmp / split / SHAPES[label]).mkdir(parents=True, exist_ok=True)
+    workers = workers or os.cpu_count() or 1
+    chunk = max(1, len(files) // (8 * workers))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for (split, index, label), data in zip(files, pool.map(
+                _draw, [(params, *f) for f in files], chunksize=chunk), strict=True):
+            (tmp / split / SHAPES[label] / f"{split}_{index:06d}.jpg").write_bytes(data)
     (tmp / "COMPLETE").write_text("ok\n")
 
 
-def draw_shape(shape: str, size: int, rng: np.random.Generator):
-    """One noisy image of `shape`: random colours, position, scale, a distractor and noise.
-
-    The noise, the distractor and the random contrast polarity keep a small CNN short of
-    100%, while the 16-epoch accuracy fit (`--accuracy-epochs`) takes it to about 0.94 with
-    a spread of about 0.025 between shuffle orders: far enough above chance for a pipeline
-    that changes the data to fall below the band, and still learning, where wrong labels
-    show (a fit that converges hides them).
-    """
-    from PIL import Image, ImageDraw
-
-    bg = rng.integers(0, 256, 3)
-    fg = (bg + rng.integers(90, 166, 3)) % 256  # every channel differs from the background
-    bg, fg = tuple(int(c) for c in bg), tuple(int(c) for c in fg)
-    img = Image.new("RGB", (size, size), bg)
-    draw = ImageDraw.Draw(img)
-    r = size * rng.uniform(0.2, 0.34)
-    cx, cy = rng.uniform(r, size - r, 2)
-    dx, dy = rng.uniform(0, size, 2)
-    draw.ellipse([dx - r / 3, dy - r / 3, dx + r / 3, dy + r / 3], fill=tuple(255 - c for c in fg))
-    _draw_figure(draw, shape, cx, cy, r, fg, max(1, int(r / 4)))
-    pixels = np.asarray(img, dtype=np.float32) + rng.normal(0, NOISE_STD, (size, size, 3))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def _draw_figure(draw, shape: str, cx: float, cy: float, r: float, fg, width: int) -> None:
-    box = [cx - r, cy - r, cx + r, cy + r]
-    if shape == "circle":
-        draw.ellipse(box, fill=fg)
-    elif shape == "square":
-        draw.rectangle(box, fill=fg)
-    elif shape == "triangle":
-        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fg)
-    elif shape == "cross":
-        draw.line([cx - r, cy, cx + r, cy], fill=fg, width=width)
-        draw.line([cx, cy - r, cx, cy + r], fill=fg, width=width)
-    elif shape == "ring":
-        draw.ellipse(box, outline=fg, width=width)
-    elif shape == "hbars":
-        for k in (-1, 0, 1):
-            draw.line([cx - r, cy + k * r / 1.5, cx + r, cy + k * r / 1.5], fill=fg, width=width)
-    elif shape == "vbars":
-        for k in (-1, 0, 1):
-            draw.line([cx + k * r / 1.5, cy - r, cx + k * r / 1.5, cy + r], fill=fg, width=width)
-    elif shape == "diamond":
-        draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=fg)
-    elif shape == "xshape":
-        draw.line([cx - r, cy - r, cx + r, cy + r], fill=fg, width=width)
-        draw.line([cx - r, cy + r, cx + r, cy - r], fill=fg, width=width)
-    else:  # dots
-        for ox, oy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
-            px, py, pr = cx + ox * r / 2, cy + oy * r / 2, r / 4
-            draw.ellipse([px - pr, py - pr, px + pr, py + pr], fill=fg)
+def _draw(args) -> bytes:
+    return draw_file(*args)
 
 
 def check_layout(folder: Path, what: str) -> Path:
@@ -228,21 +207,25 @@ def resolve_spec(
     embedded: EmbeddedDataset,
     seed: int,
     on_bad_file: str = "stop",
+    subset: int | None = None,
 ) -> tuple[DataSpec, CheckReport]:
     """The DataSpec for a run and the data check behind it.
 
-    Bad files stop the run (`on_bad_file="stop"`) or are left out of the spec
-    (`"skip"`); files that need converting are replaced by their converted copy,
-    so every variant reads the same pixels.
+    The folders are listed first (no file opened), the validation files split off when
+    there is no validation folder, then `subset` training files drawn (`take_subset`),
+    and only the files chosen are checked. Bad files stop the run (`on_bad_file="stop"`)
+    or are left out of the spec (`"skip"`); files that need converting are replaced by
+    their converted copy, so every variant reads the same pixels.
     """
     folders = data_folders(data_dir, val_dir, embedded)
     source = str(Path(data_dir).absolute()) if data_dir else f"embedded:{folders['train'].parent.name}"
-    report = check_folders(folders, embedded.image_size)
-    train = report.usable["train"]
-    if "val" in folders:
-        val = report.usable["val"]
-    else:
-        train, val = split_files(train, val_split, seed)
+    listing, walked = list_folders(folders)
+    if "val" not in folders:
+        listing["train"], listing["val"] = split_files(listing["train"], val_split, seed)
+    chosen = take_subset(listing, subset, seed, source) if subset is not None else None
+    report = check_listing(listing, walked, embedded.image_size, folders)
+    report.subset = chosen
+    train, val = report.usable["train"], report.usable["val"]
     val = drop_duplicates(report, train, val)
     apply_policy(report, on_bad_file, source)
     if not train:
@@ -252,3 +235,43 @@ def resolve_spec(
     train, val = ({name: [converted.get(p, p) for p in files] for name, files in split.items()}
                   for split in (train, val))
     return build_spec(train, val, embedded.image_size, source=source), report
+
+
+def stratified_counts(sizes: dict[str, int], n: int) -> dict[str, int]:
+    """How many of each class a sample of `n` takes: proportional, rounded by largest remainder."""
+    total = sum(sizes.values())
+    exact = {name: n * size / total for name, size in sizes.items()}
+    counts = {name: int(value) for name, value in exact.items()}
+    by_remainder = sorted(sizes, key=lambda name: (-(exact[name] - counts[name]), name))
+    for name in by_remainder[: n - sum(counts.values())]:
+        counts[name] += 1
+    return counts
+
+
+def sample_classes(by_class: dict[str, list[str]], n: int, seed: int) -> dict[str, list[str]]:
+    """A seeded, stratified sample of `n` files (each class sorted); deterministic in `seed`."""
+    counts = stratified_counts({name: len(files) for name, files in by_class.items()}, n)
+    picked = {}
+    for index, (name, files) in enumerate(sorted(by_class.items())):
+        order = np.random.default_rng([seed, index, 1]).permutation(len(files))[: counts[name]]
+        picked[name] = sorted(files[i] for i in order)
+    return picked
+
+
+def take_subset(listing: dict, n: int, seed: int, source: str) -> dict:
+    """Keep `n` training files, stratified by class, and the same share of each validation class.
+
+    Changes `listing` in place and returns what results.json records. A benchmark needs
+    minutes of data, not all of it: drawn before the check, so only the subset is checked.
+    """
+    train_total = sum(len(f) for f in listing["train"].values())
+    val_total = sum(len(f) for f in listing["val"].values())
+    if not 1 <= n <= train_total:
+        raise PipebenchError(f"--subset {n} is larger than the {train_total} training files in {source}; "
+                             f"valid: 1..{train_total}")
+    listing["train"] = sample_classes(listing["train"], n, seed)
+    share = n / train_total
+    listing["val"] = {name: files for name, files in sample_classes(
+        listing["val"], max(1, round(val_total * share)), seed).items()} if val_total else {}
+    return {"train_files": n, "seed": seed, "train_files_in_folder": train_total,
+            "val_files": sum(len(f) for f in listing["val"].values()), "val_files_in_folder": val_total}

@@ -73,6 +73,7 @@ class Equivalence:
     p99_abs_error: float | None = None
     channels_swapped: bool | None = None
     interpolation: str | None = None  # "nearest" where that reference fits far better; else None
+    resize: str | None = None  # the accepted resize the delivery is closer to; None: none needed
     augmented: bool = False
     thresholds: dict = field(default_factory=lambda: asdict(Thresholds()))
 
@@ -94,6 +95,11 @@ class Equivalence:
     @classmethod
     def from_dict(cls, raw: dict) -> Equivalence:
         return cls(**{**raw, "reasons": tuple(raw["reasons"]), "shape": tuple(raw["shape"])})
+
+    @property
+    def validation_resize(self) -> str:
+        """How to resize the validation files for this cell's model: as its pipeline resizes."""
+        return self.resize if self.resize in ACCEPTED_RESIZES else "bilinear"
 
 
 def collect(batches: Iterable, limit: int = MAX_IMAGES) -> tuple[np.ndarray, np.ndarray, str]:
@@ -185,7 +191,7 @@ def check(images: np.ndarray, labels: np.ndarray, dtype: str, reference_thumbs: 
     scaled = images / 255.0 if found["value_max"] > 1.5 else images  # match [0, 255] data too
     scaled, swap_note = put_channels_back(scaled, reference_thumbs, load_reference, limits)
     match = nearest(thumbnails(scaled), reference_thumbs)
-    matched_ref = closest_resize(scaled, match, load_reference, resized)
+    resize, matched_ref = closest_resize(scaled, match, load_reference, resized)
     mae = per_image_mae(scaled, matched_ref)
     ok = mae <= limits.match_mae
     resize_note = nearest_resize(scaled[ok], match[ok], mae[ok], load_reference, limits) \
@@ -205,21 +211,23 @@ def check(images: np.ndarray, labels: np.ndarray, dtype: str, reference_thumbs: 
     return Equivalence(DIFFERS if reasons else SAME, tuple(reasons), **found, matched_share=share,
                        label_agreement=agreement, mae=mean_error, p99_abs_error=p99,
                        channels_swapped=swap_note is not None,
-                       interpolation="nearest" if resize_note else None)
+                       interpolation="nearest" if resize_note else None, resize=resize if resized else None)
 
 
 ACCEPTED_RESIZES = ("bilinear", "bilinear_antialias")  # TensorFlow's reference; PIL's bilinear antialiases
 
 
-def closest_resize(scaled: np.ndarray, match: np.ndarray, load_reference, resized: bool) -> np.ndarray:
-    """The matched files under whichever accepted resize is closer to the delivery (median MAE).
+def closest_resize(scaled: np.ndarray, match: np.ndarray, load_reference,
+                   resized: bool) -> tuple[str, np.ndarray]:
+    """Whichever accepted resize is closer to the delivery (median MAE), and the matched files under it.
 
     Shrinking, PIL's bilinear filter antialiases and TensorFlow's reference does not; both
-    are bilinear resizing, so a delivery is held to the nearer of the two.
+    are bilinear resizing, so a delivery is held to the nearer of the two (and the worker
+    validates the cell's model on validation files resized the same way).
     """
     methods = ACCEPTED_RESIZES if resized else ACCEPTED_RESIZES[:1]
-    candidates = [load_reference(match.tolist(), method) for method in methods]
-    return min(candidates, key=lambda ref: float(np.median(per_image_mae(scaled, ref))))
+    candidates = [(method, load_reference(match.tolist(), method)) for method in methods]
+    return min(candidates, key=lambda pair: float(np.median(per_image_mae(scaled, pair[1]))))
 
 
 def put_channels_back(scaled: np.ndarray, reference_thumbs: np.ndarray, load_reference,

@@ -26,9 +26,24 @@ ENV = jinja2.Environment(
 )
 
 
-def cell_row(stats_: CellStats) -> dict:
-    """One table row of the report, read from the cell's typed statistics."""
-    cell, result, train, versus = stats_.cell, stats_.result, stats_.train, stats_.vs_baseline
+MODE_LABELS = {"train": "train", "simulated": "simulated", "pipeline": "pipeline"}
+
+
+def basis(analysis: Analysis, doc: dict) -> str:
+    """What the recommendation rests on, in words."""
+    if analysis.mode == "train":
+        return "end-to-end training"
+    rate = doc["config"]["batch_size"] / doc["config"]["step_s"]
+    if analysis.mode == "simulated":
+        return (f"the simulated accelerator at {rate:,.0f} images/s (how fast each pipeline fed it) "
+                "and, beside it, the pipeline alone")
+    return "the pipeline alone, with no model"
+
+
+def cell_row(stats_: CellStats, mode: str = "train") -> dict:
+    """One table row of the report, read from the cell's typed statistics; its rate is `mode`'s,
+    the mode the run's recommendation rests on."""
+    cell, result, train, versus = stats_.cell, stats_.result, stats_.modes.get(mode), stats_.vs_baseline
     stall, au = stats_.stall, stats_.au
     medians = {f"{mode}_images_per_sec": s.median if s else None for mode, s in stats_.modes.items()}
     return {
@@ -53,6 +68,7 @@ def cell_row(stats_: CellStats) -> dict:
         "gpu_util_percent": stats_.gpu_util_percent, "short_samples": stats_.short_samples,
         "speedup": versus.ratio if versus else None, "speedup_text": versus.text if versus else None,
         "vs_fastest": stats_.vs_fastest, "data": result.equivalence, "data_differs": result.data_differs,
+        "build_s": stats_.build_s, "storage": stats_.storage,
         "note": result.note or next((r.note for r in result.runs_of("train") if r.note), None),
     }
 
@@ -60,7 +76,7 @@ def cell_row(stats_: CellStats) -> dict:
 def cell_summary(doc: dict, baseline: str | None = None) -> tuple[list[dict], Analysis]:
     """One row per cell, and the analysis the rows come from."""
     analysis = analyse(doc, baseline)
-    rows = [cell_row(c) for c in analysis.cells]
+    rows = [cell_row(c, analysis.mode) for c in analysis.cells]
     base = analysis.baseline
     for row in rows:
         row["baseline"] = base.cell.label if base else None
@@ -85,6 +101,7 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
         scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
         band=analysis.band, loss_band=analysis.loss_band, band_cell=band_label(doc),
         fitted=any(c.result.accuracy_fits for c in analysis.cells),
+        mode=MODE_LABELS.get(analysis.mode, analysis.mode), basis=basis(analysis, doc),
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
             "modes": figures.modes_bars(rows),

@@ -63,7 +63,9 @@ CSV_COLUMNS = [
     "au_percent_high", "input_bound", "fastest", "vs_fastest_ratio", "vs_fastest_low", "vs_fastest_high",
     "vs_fastest_p_adjusted", "vs_fastest_verdict", "baseline", "vs_baseline_ratio", "vs_baseline_low",
     "vs_baseline_high",
-    "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent", "warmup_included", "error", "note",
+    "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
+    "page_cache", "storage_read_bytes", "evicted_bytes", "cold_read_share_min", "page_cache_flag",
+    "warmup_included", "error", "note",
 ]
 
 
@@ -167,6 +169,8 @@ class CellStats:
     short_samples: int  # samples shorter than the run's --min-sample-s
     vs_fastest: Comparison | None = None  # the report's one family of tests
     vs_baseline: Comparison | None = None  # the paired ratio and its interval only
+    build_s: float | None = None  # building the pipeline (in-memory variants: decoding every file)
+    storage: dict | None = None  # what the file-reading epochs fetched from storage (`storage_figures`)
 
     @property
     def cell(self) -> Cell:
@@ -184,6 +188,27 @@ class CellStats:
     def learns_less(self) -> bool:
         """Below the accuracy band, or above the loss band: not as a correct pipeline learns."""
         return self.vs_band == "below" or self.loss_vs_band == "above"
+
+
+def storage_figures(result: CellResult) -> dict | None:
+    """The page cache as the cell's timed epochs met it: its state, the bytes fetched from storage
+    per epoch (median over runs), a cold epoch's least share of its files, and any flags."""
+    runs = [r for r in result.runs if r.ok and r.extra.get("page_cache")]
+    if not runs:
+        return None
+    state = runs[0].extra["page_cache"]
+    per_epoch = [r.extra["storage_read_bytes"] / max(len(timed_epochs(r)), 1) for r in runs
+                 if r.extra.get("storage_read_bytes") is not None]
+    shares = [r.extra["cold_read_share_min"] for r in runs if r.extra.get("cold_read_share_min") is not None]
+    flags = tuple(dict.fromkeys(r.extra["page_cache_flag"] for r in runs if r.extra.get("page_cache_flag")))
+    return {"page_cache": state, "storage_read_bytes_per_epoch": median_of(per_epoch),
+            "cold_read_share_min": min(shares) if shares else None, "flags": flags}
+
+
+def timed_epochs(run: ModeRun) -> list[dict]:
+    """The epochs a run's sample covers (those after the warm-up one, or all of them)."""
+    warmup = 0 if run.extra.get("warm_start") else 1
+    return [e for e in run.epochs if e.get("epoch", 0) > warmup] or list(run.epochs)
 
 
 def per_round_stall(result: CellResult) -> list[float]:
@@ -290,6 +315,8 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
         peak_rss_bytes=max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")), default=None),
         gpu_util_percent=median_of(t.get("gpu_util_percent") for t in telemetry),
         short_samples=short,
+        build_s=median_of(r.build_s for r in result.runs if r.ok),
+        storage=storage_figures(result),
     )
 
 
@@ -297,9 +324,11 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
 class Analysis:
     """Every cell's figures and its paired comparisons, as the CSV and the report show them.
 
-    One family of tests per run: every cell against the fastest of the cells that learn as
-    well as the best (`accurate`), Holm-corrected together, so that each verdict a report
-    prints comes from the same correction. Against the baseline (ImageDataGenerator, say)
+    One family of tests per run, in the deciding mode (training, else the simulated
+    accelerator, else the pipeline alone): every cell against the fastest of the cells that
+    learn as well as the best (`accurate`; without training, every cell whose data match),
+    Holm-corrected together, so that each verdict a report prints comes from the same
+    correction. Against the baseline (ImageDataGenerator, say)
     each cell gets its paired ratio with its interval: an effect size, not another test.
     """
 
@@ -312,6 +341,7 @@ class Analysis:
     band: Band | None = None  # the accuracy band, when the run fitted the reference with >= 3 seeds
     loss_band: Band | None = None  # the same seeds' final validation losses (runs that kept them)
     test: str = PAIRED_TEST
+    mode: str = "train"  # what the recommendation and the verdicts rest on (`deciding_mode`)
 
 
 def baseline_candidates() -> list[str]:
@@ -322,16 +352,37 @@ def baseline_candidates() -> list[str]:
     return [v.name for v in sorted(ranked, key=lambda v: v.baseline_rank)]
 
 
-def pick_baseline(cells: list[CellStats], baseline: str | None) -> CellStats | None:
+DECIDING_MODES = ("train", "simulated", "pipeline")  # the first of these a run measured decides
+
+
+def deciding_mode(cells: list[CellStats]) -> str | None:
+    """The mode the recommendation and the verdicts rest on: training where it was run; without
+    it, the simulated accelerator at the target rate (a GPU user on a CPU-only box); else
+    the pipeline alone."""
+    measured = {mode for c in cells for mode, s in c.modes.items() if s is not None}
+    return next((m for m in DECIDING_MODES if m in measured), None)
+
+
+def pick_baseline(cells: list[CellStats], baseline: str | None, mode: str = "train") -> CellStats | None:
     """`baseline` (a variant name), else the first usual starting point present, in float32, unaugmented."""
     names = [baseline] if baseline else baseline_candidates()
     for name in names:
         for stats_ in cells:
             cell = stats_.cell
             if (cell.variant == name and cell.precision == "float32" and cell.augmentation == "none"
-                    and stats_.train is not None):
+                    and stats_.modes.get(mode) is not None):
                 return stats_
     return None
+
+
+def comparable_cells(cells: list[CellStats], num_val: int,
+                     mode: str) -> tuple[list[CellStats], float | None, float]:
+    """The cells eligible for the recommendation in `mode`: `accurate_cells` for training; without
+    training no cell has an accuracy to check, so every measured cell whose data match."""
+    if mode == "train":
+        return accurate_cells(cells, num_val)
+    return [c for c in cells if c.result.status == "ok" and c.modes.get(mode) is not None
+            and not c.result.data_differs], None, 0.0
 
 
 def accurate_cells(cells: list[CellStats], num_val: int) -> tuple[list[CellStats], float | None, float]:
@@ -360,19 +411,20 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     num_val = (doc.get("dataset") or {}).get("num_val") or 0
     band, losses = accuracy_band(results, num_val), loss_band(results)
     cells = [cell_stats(r, target, min_sample_s, band, losses) for r in results]
-    accurate, best, noise = accurate_cells(cells, num_val)
-    fastest = max(accurate, key=lambda c: c.train.median) if accurate else None
-    base = pick_baseline(cells, baseline or doc.get("baseline"))
-    others = [c for c in cells if c is not fastest and c.train is not None] if fastest else []
+    mode = deciding_mode(cells) or "train"
+    accurate, best, noise = comparable_cells(cells, num_val, mode)
+    fastest = max(accurate, key=lambda c: c.modes[mode].median) if accurate else None
+    base = pick_baseline(cells, baseline or doc.get("baseline"), mode)
+    others = [c for c in cells if c is not fastest and c.modes.get(mode) is not None] if fastest else []
     tested = dict(zip([id(c) for c in others], finish_comparisons(
-        [paired(c.cell.label, fastest.cell.label, "train", c.result.by_round("train"),
-                fastest.result.by_round("train")) for c in others]), strict=True))
+        [paired(c.cell.label, fastest.cell.label, mode, c.result.by_round(mode),
+                fastest.result.by_round(mode)) for c in others]), strict=True))
 
     def ratio_to_base(c: CellStats) -> Comparison | None:
-        if base is None or c is base or c.train is None:
+        if base is None or c is base or c.modes.get(mode) is None:
             return None
-        part = paired(c.cell.label, base.cell.label, "train", c.result.by_round("train"),
-                      base.result.by_round("train"))
+        part = paired(c.cell.label, base.cell.label, mode, c.result.by_round(mode),
+                      base.result.by_round(mode))
         if not part["n"]:
             return None
         kept = {k: v for k, v in part.items() if k not in ("min_p", "p_value", "test")}
@@ -381,7 +433,7 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c)) for c in cells]
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
-                    tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses)
+                    tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses, mode=mode)
 
 
 def summaries_of(result: CellResult) -> dict[str, Summary | None]:
@@ -429,6 +481,8 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         **comparison_columns("vs_baseline", versus, ("ratio", "low", "high")),
         "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
         "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
+        **{k: run.extra.get(k) for k in ("page_cache", "storage_read_bytes", "evicted_bytes",
+                                           "cold_read_share_min", "page_cache_flag")},
         "warmup_included": run.extra.get("warmup_included"), "gc_s": run.extra.get("gc_s"),
         "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
     }

@@ -144,23 +144,52 @@ def simulated_step(step_s: float):
     return SimulatedStep()
 
 
-def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation=None, on_epoch=None):
-    """`model.fit` with the recorder; returns the recorder."""
+def epoch_io_callback(io):
+    """A Keras callback that brackets each epoch with `io` (`bench.run.page_cache.EpochIO`).
+
+    Placed before the recorder, so an eviction at an epoch's start is outside its `train_s`.
+    """
+    import keras
+
+    class EpochIOCallback(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            io.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            io.end()
+
+    return EpochIOCallback()
+
+
+def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation=None, on_epoch=None,
+                   io=None):
+    """`model.fit` with the recorder (and `io` around each epoch, records merged); returns the recorder."""
     recorder = fit_recorder(on_epoch)
+    first = [epoch_io_callback(io)] if io is not None else []
     model.fit(
         fit_input.x, fit_input.y, epochs=epochs, steps_per_epoch=fit_input.steps_per_epoch,
-        validation_data=validation, callbacks=[recorder, *extra_callbacks], verbose=0,
+        validation_data=validation, callbacks=[*first, recorder, *extra_callbacks], verbose=0,
         **fit_input.fit_kwargs,
     )
+    if io is not None:
+        for epoch, found in zip(recorder.epochs, io.records, strict=False):
+            epoch.update(found)
     return recorder
 
 
-def record(recorder, loops: int, warmup_epochs: int = 1, **extra) -> dict:
-    """The raw record of one mode run: its epochs, and the timed sample taken from them."""
+def record(recorder, loops: int, warmup_epochs: int = 1, io=None, **extra) -> dict:
+    """The raw record of one mode run: its epochs, and the timed sample taken from them
+    (with what it fetched from storage, when `io` counted it)."""
+    from bench.run.page_cache import sample_fields
+
     sample = steady_state(recorder.epochs, warmup_epochs)
+    storage = {}
+    if io is not None:
+        timed = [e for e in recorder.epochs if e["epoch"] > warmup_epochs] or recorder.epochs
+        storage = sample_fields(timed, io.mode, io.files is not None)
     return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
             "images": sample.images, "seconds": sample.seconds, "images_per_sec": sample.images_per_sec,
-            "warmup_included": sample.warmup_included, **extra}
+            "warmup_included": sample.warmup_included, **storage, **extra}
 
 
 class DirectRecorder:
@@ -180,21 +209,23 @@ def batches_per_epoch(fit_input) -> int | None:
     return count if count > 0 else None  # -1: infinite, -2: unknown
 
 
-def epoch_batches(fit_input, batch_size: int, epochs: int):
+def epoch_batches(fit_input, batch_size: int, epochs: int, fresh: bool = False):
     """Yield each epoch's batches (an iterator per epoch), for `epochs` epochs.
 
     A finite tf.data dataset of known length is read as `tfds.benchmark` reads it:
     one iterator over `dataset.repeat(epochs)`, cut into epochs by its length, since
     starting a tf.data iterator costs milliseconds (and the garbage it leaves triggers
     Python's cyclic collector) that belong to no epoch's input. Everything else is
-    iterated anew per epoch, as `model.fit` does.
+    iterated anew per epoch, as `model.fit` does; so is every input when `fresh` (a cold
+    page cache: one iterator over all epochs would read the next epoch's first files ahead,
+    before their eviction).
     """
     import itertools
 
     from pipelines.base import iterate_batches
 
     per_epoch = batches_per_epoch(fit_input)
-    if per_epoch is None:
+    if per_epoch is None or fresh:
         for _ in range(epochs):
             yield iterate_batches(fit_input, batch_size, as_numpy=False)
         return
@@ -203,10 +234,15 @@ def epoch_batches(fit_input, batch_size: int, epochs: int):
         yield itertools.islice(batches, per_epoch)
 
 
-def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0.0) -> DirectRecorder:
-    """Read `epochs` epochs with a plain loop, sleeping `sleep_s` after each batch."""
+def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0.0,
+                     io=None) -> DirectRecorder:
+    """Read `epochs` epochs with a plain loop, sleeping `sleep_s` after each batch; `io` brackets
+    each epoch (`bench.run.page_cache.EpochIO`), its eviction outside the epoch's time."""
     recorder, start = DirectRecorder(), time.perf_counter()
-    for epoch, batches in enumerate(epoch_batches(fit_input, batch_size, epochs), start=1):
+    cold = io is not None and io.cold
+    for epoch, batches in enumerate(epoch_batches(fit_input, batch_size, epochs, fresh=cold), start=1):
+        if io is not None:
+            io.begin()
         epoch_start, images, steps, slept_s = time.perf_counter(), 0, 0, 0.0
         for _, labels in batches:
             images, steps = images + int(labels.shape[0]), steps + 1
@@ -219,10 +255,13 @@ def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0
         end = time.perf_counter()
         recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "slept_s": slept_s,
                                 "train_s": end - epoch_start, "wall_s": end - start})
+        if io is not None:
+            io.end()
+            recorder.epochs[-1].update(io.records[-1])
     return recorder
 
 
-def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 0.0):
+def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 0.0, io=None):
     """Read `epochs` epochs of the variant's batches with no model, sleeping `step_s` per batch.
 
     A plain loop for everything publicly iterable; a PyDataset through `fit` with
@@ -232,21 +271,21 @@ def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 
     from pipelines.base import is_pydataset
 
     if not is_pydataset(fit_input.x):
-        return iterate_directly(fit_input, settings.batch_size, epochs, calibrated_sleep(step_s))
+        return iterate_directly(fit_input, settings.batch_size, epochs, calibrated_sleep(step_s), io)
     model = stub_consumer(settings.image_size, settings.num_classes)
     step = simulated_step(step_s)
-    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[step])
+    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[step], io=io)
     for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
         epoch["slept_s"] = slept
     return recorder
 
 
-def run_pipeline(fit_input, settings: ModeSettings, loops: int) -> dict:
+def run_pipeline(fit_input, settings: ModeSettings, loops: int, io=None) -> dict:
     """One warm-up epoch, then `loops` timed epochs of the input alone."""
-    return record(read_epochs(fit_input, settings, 1 + loops), loops)
+    return record(read_epochs(fit_input, settings, 1 + loops, io=io), loops, io=io)
 
 
-def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = False) -> dict:
+def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = False, io=None) -> dict:
     """Read + a calibrated step per batch; AU = nominal busy time / the sample's time.
 
     `warm`: the pipeline was just read to its end (in pipeline mode, same round), so its
@@ -258,10 +297,10 @@ def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = Fa
     real length per step is kept beside it.
     """
     skipped = 0 if warm else 1
-    recorder = read_epochs(fit_input, settings, skipped + loops, settings.step_s)
+    recorder = read_epochs(fit_input, settings, skipped + loops, settings.step_s, io)
     steady = recorder.epochs[skipped:] or recorder.epochs
     steps = sum(e["steps"] for e in steady)
-    result = record(recorder, loops, skipped, step_s=settings.step_s, warm_start=warm)
+    result = record(recorder, loops, skipped, io=io, step_s=settings.step_s, warm_start=warm)
     busy_s = steps * settings.step_s
     result["au"] = min(busy_s / result["seconds"], 1.0) if result["seconds"] else None
     result["achieved_step_s"] = sum(e["slept_s"] for e in steady) / steps if steps else None
@@ -347,8 +386,8 @@ def calibrate_train(model_at_start, build, settings: ModeSettings, epochs: int) 
     return 1 + timed, epoch_s
 
 
-def run_train(model, fit_input, epochs: int) -> dict:
+def run_train(model, fit_input, epochs: int, io=None) -> dict:
     """The timed training fit of `epochs` epochs, with no validation inside it: a pipeline that
     keeps its iterator across epochs would go on producing during validation, an untimed head
     start the others do not get. Accuracy comes from the cell's untimed accuracy fit."""
-    return record(fit_and_record(model, fit_input, epochs), epochs - 1)
+    return record(fit_and_record(model, fit_input, epochs, io=io), epochs - 1, io=io)

@@ -58,7 +58,7 @@ from pipelines.base import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "step_s", "telemetry_hz",
-            "min_sample_s", "accuracy_epochs")
+            "min_sample_s", "accuracy_epochs", "page_cache")
 # a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
 OVERHEAD_REPEATS = 6
 DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
@@ -342,7 +342,8 @@ def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -
     for key, event in answers(procs, records, "set_up"):
         framework = event["framework"]
         records[key].update(framework=framework, warmup_fit=event["warmup_fit"],
-                            equivalence=event.get("equivalence"), accuracy_fits=event["accuracy_fits"])
+                            equivalence=event.get("equivalence"), accuracy_fits=event["accuracy_fits"],
+                            validation_resize=event.get("validation_resize"))
         doc["environment"].setdefault("framework", framework)
         doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
     for key, event in answers(procs, records, "ready", command="calibrate"):
@@ -418,11 +419,23 @@ def prepare_data(config: RunConfig) -> tuple[DataSpec, CheckReport]:
     spec, check = resolve_spec(
         Path(config.data_dir) if config.data_dir else None,
         Path(config.val_dir) if config.val_dir else None,
-        config.val_split, config.embedded, config.seed, config.on_bad_file,
+        config.val_split, config.embedded, config.seed, config.on_bad_file, subset=config.subset,
     )
     if check.findings:
         print("\n".join(check.summary_lines()), file=sys.stderr)
     return spec, check
+
+
+def cold_page_cache_possible(config: RunConfig, spec: DataSpec) -> None:
+    """Refuse `--page-cache cold` before measuring where evicting a data file has no effect."""
+    from bench.run.page_cache import probe
+
+    if config.page_cache != "cold":
+        return
+    reason = probe(spec.train_files)
+    if reason:
+        raise PipebenchError(f"--page-cache cold cannot work here: {reason}; valid: --page-cache warm, "
+                             "or data on local storage")
 
 
 def cell_records(config: RunConfig, doc: dict) -> dict[str, dict]:
@@ -470,6 +483,7 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
 def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
     """Measure every cell of `config` in interleaved rounds (with `resume`, what the saved run lacks)."""
     spec, check = prepare_data(config)
+    cold_page_cache_possible(config, spec)
     if resume is not None:
         run_dir, doc = Path(resume), resume_document(Path(resume), spec)
     else:

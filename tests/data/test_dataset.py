@@ -3,28 +3,68 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.data.checks import check_folders
-from bench.data.dataset import EmbeddedDataset, build_spec, check_layout, ensure_embedded, split_files
+from bench.data.dataset import (
+    EmbeddedDataset,
+    build_spec,
+    check_layout,
+    ensure_embedded,
+    split_files,
+    write_embedded,
+)
 from bench.errors import PipebenchError
+from tests.helpers.cli import TINY
 
 
-def test_embedded_dataset_is_deterministic_and_laid_out_by_class(tiny_spec):
-    root = ensure_embedded(EmbeddedDataset(48, 24, 32, 3))
+def test_embedded_dataset_is_deterministic_and_laid_out_by_class(tiny_spec, tmp_path):
+    """The same parameters give the same bytes, whatever the number of processes drawing them;
+    another seed gives other images."""
+    params = EmbeddedDataset(**TINY)
+    root = ensure_embedded(params)
     assert sorted(p.name for p in (root / "train").iterdir()) == list(tiny_spec.class_names)
-    first = sorted((root / "train").rglob("*.jpg"))[0].read_bytes()
+    write_embedded(params, tmp_path / "serial", workers=1)
+
+    def contents(folder):
+        return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*.jpg"))}
+
+    assert contents(tmp_path / "serial") == contents(root)
+    other = replace(params, seed=1, num_train=6, num_val=0)
+    write_embedded(other, tmp_path / "other", workers=1)
+    first_six = {k: v for k, v in contents(root).items() if k.parts[0] == "train"
+                 and int(k.stem.split("_")[1]) < 6}
+    assert set(contents(tmp_path / "other")) == set(first_six)
+    assert all(contents(tmp_path / "other")[k] != first_six[k] for k in first_six)
+    assert params.root() != other.root() and params.root() != replace(params, long_side=(256, 512)).root()
+
+
+def test_photo_files_are_photo_sized_textured_jpegs():
+    """The default files: a long side of 256-512 px in the stated aspects, baseline JPEGs of tens
+    of KB, with detail at fine scales (not flat colour fields)."""
     import io
 
     import numpy as np
+    from PIL import Image
 
-    from bench.data.dataset import draw_shape
+    from bench.data.dataset import draw_file
+    from bench.data.photos import ASPECTS
 
-    again = io.BytesIO()
-    draw_shape("circle", 32, np.random.default_rng([0, 0, 0])).save(again, format="JPEG", quality=90)
-    assert again.getvalue() == first
+    params = EmbeddedDataset(12, 0, 64, 6)
+    blobs = [draw_file(params, "train", i, i % 6) for i in range(12)]
+    for blob in blobs:
+        with Image.open(io.BytesIO(blob)) as image:
+            assert image.format == "JPEG" and image.mode == "RGB"
+            width, height = image.size
+            assert 256 <= max(width, height) <= 512
+            assert min(abs(width / height - a) for a in ASPECTS) < 0.01
+            gray = np.asarray(image.convert("L"), np.float32)
+        fine = np.abs(np.diff(gray, axis=1)).mean()  # mean neighbour difference: detail at 1 px
+        assert fine > 3.0, fine
+    assert np.median([len(b) for b in blobs]) > 20_000
 
 
 def test_spec_splits_are_disjoint_and_labels_follow_sorted_classes(tiny_spec):

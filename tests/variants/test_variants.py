@@ -36,7 +36,7 @@ def test_pipeline_augmentations_keep_the_contract_and_change_pixels(tiny_spec, r
     assert images.dtype == np.float32 and images.min() >= 0.0 and images.max() <= 1.0
     assert images.shape == np.concatenate([b[0] for b in plain]).shape
     flat = images.reshape(len(images), -1)
-    distance = np.abs(flat[:, None, :] - reference[0][None, :, :]).mean(axis=2).min(axis=1)
+    distance = np.abs(flat[:, None, :] - reference[0][0][None, :, :]).mean(axis=2).min(axis=1)
     assert np.median(distance) > 0.005, "augmentation left the images unchanged"
 
 
