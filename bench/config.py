@@ -143,10 +143,11 @@ PRESETS = {
     "quick": Preset("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, axis_rows=2, with_clusters=False,
                     min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3, long_side=(48, 96)),
     # photo-sized files (bench.data.photos) resized to 32 px: the decode of the whole photograph
-    # is the cost, and a small model input keeps the CPU's training from masking it; 400 + 200
-    # images and 9 cells of 9 rounds of samples >= 0.4 s fit 10 minutes on the 2-core VM (README)
-    "default": Preset("default", 400, 200, 32, 6, 2, 32, 9, 600.0, axis_rows=1, min_sample_s=0.4,
-                      service_workers=(1,)),
+    # is the cost, and a small model input keeps the CPU's training from masking it. 320 + 160
+    # images, 12-epoch accuracy fits and 0.3 s samples (the spread of samples was the same from
+    # 0.1 to 2 s, tools/sample_length.py) are what 9 cells x 9 rounds can afford (README)
+    "default": Preset("default", 320, 160, 32, 6, 2, 32, 9, 600.0, axis_rows=1, min_sample_s=0.3,
+                      service_workers=(1,), accuracy_epochs=12),
     "full": Preset("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, axis_rows=len(AXIS_ROWS),
                    one_per_family=False),
 }

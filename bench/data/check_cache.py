@@ -117,9 +117,12 @@ def map_files(paths: Sequence[str], func: Callable[[str], T], workers: int | Non
     if len(paths) < PARALLEL_FROM or workers == 1:
         return [func(p) for p in paths]
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(16, len(paths) // (16 * workers))
-    # forkserver: a clean process to fork from, whatever threads the caller has started
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    # fork where this process has one thread (the command line's case: nothing re-imported);
+    # forkserver where threads run, since a fork copies locks other threads may hold
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         return list(pool.map(func, paths, chunksize=chunk))

@@ -33,12 +33,12 @@ ASPECTS = (3 / 4, 1.0, 4 / 3, 3 / 2, 16 / 9)  # width / height
 PHOTO_LONG_SIDE = (256, 512)  # the default long side's range, px (ImageNet: ~400 x 350 on average)
 JPEG_QUALITY = 90
 LEAVES = 700
-PALETTE_SPREAD = 30  # levels: the scene's colours lie within this of its base colour
+PALETTE_SPREAD = 20  # levels: the scene's colours lie within this of its base colour
 LEAF_RADIUS = (0.008, 0.15)  # smallest and largest leaf, as fractions of the short side
 BACKGROUND_BLUR = (1.5, 3.0)  # px: the subject in focus, the clutter behind it less so
-FIGURE_RADIUS = (0.28, 0.4)  # fraction of the short side
+FIGURE_RADIUS = (0.3, 0.42)  # fraction of the short side
 GRAIN = 6  # sensor grain, +/- levels
-SHADING = ((16, 30.0), (4, 12.0), (2, 8.0))  # (divisor of the size, amplitude in levels)
+SHADING = ((16, 14.0), (4, 8.0), (2, 6.0))  # (divisor of the size, amplitude in levels)
 
 
 def photo_size(rng: np.random.Generator, long_side: tuple[int, int]) -> tuple[int, int]:
@@ -60,7 +60,7 @@ def draw_photo(shape: str, rng: np.random.Generator, long_side: tuple[int, int] 
     r = short * rng.uniform(*FIGURE_RADIUS)
     cx, cy = rng.uniform(r, width - r), rng.uniform(r, height - r)
     fg = tuple(int(c) for c in (base + rng.integers(90, 166, 3)) % 256)  # every channel far from the scene's
-    draw_figure(ImageDraw.Draw(img), shape, cx, cy, r, fg, max(3, int(r / 4)))
+    draw_figure(ImageDraw.Draw(img), shape, cx, cy, r, fg, max(3, int(r / 3)))  # strokes survive a 12x shrink
     pixels = np.asarray(img, np.float32) + shading(width, height, rng)[..., None]
     pixels += rng.integers(-GRAIN, GRAIN + 1, (height, width, 3), dtype=np.int16)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
@@ -79,7 +79,7 @@ def dead_leaves(width: int, height: int, base: np.ndarray, rng: np.random.Genera
     r_min, r_max = LEAF_RADIUS[0] * short, LEAF_RADIUS[1] * short
     radii = np.sort(1.0 / np.sqrt(u / r_min**2 + (1 - u) / r_max**2))[::-1]  # inverse CDF of r^-3
     xs, ys = rng.uniform(0, width, LEAVES), rng.uniform(0, height, LEAVES)
-    colours = np.clip(palette[rng.integers(0, 5, LEAVES)] + rng.integers(-20, 21, (LEAVES, 3)), 0, 255)
+    colours = np.clip(palette[rng.integers(0, 5, LEAVES)] + rng.integers(-12, 13, (LEAVES, 3)), 0, 255)
     kinds, elongation = rng.random(LEAVES), rng.uniform(0.5, 1.5, LEAVES)
     for r, x, y, colour, kind, e in zip(radii, xs, ys, colours, kinds, elongation, strict=True):
         box = [x - r, y - r * e, x + r, y + r * e]
@@ -125,7 +125,7 @@ def draw_figure(draw, shape: str, cx: float, cy: float, r: float, fg, width: int
         draw.line([cx - r, cy + r, cx + r, cy - r], fill=fg, width=width)
     else:  # dots
         for ox, oy in ((-1, -1), (1, -1), (-1, 1), (1, 1)):
-            px, py, pr = cx + ox * r / 2, cy + oy * r / 2, r / 4
+            px, py, pr = cx + ox * r / 2, cy + oy * r / 2, r / 3.5
             draw.ellipse([px - pr, py - pr, px + pr, py + pr], fill=fg)
 
 

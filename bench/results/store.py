@@ -64,7 +64,8 @@ CSV_COLUMNS = [
     "vs_fastest_p_adjusted", "vs_fastest_verdict", "baseline", "vs_baseline_ratio", "vs_baseline_low",
     "vs_baseline_high",
     "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
-    "page_cache", "storage_read_bytes", "evicted_bytes", "cold_read_share_min", "page_cache_flag",
+    "page_cache", "run_storage_read_bytes", "storage_read_bytes", "evicted_bytes", "cold_read_share_min",
+    "page_cache_flag",
     "warmup_included", "error", "note",
 ]
 
@@ -191,14 +192,19 @@ class CellStats:
 
 
 def storage_figures(result: CellResult) -> dict | None:
-    """The page cache as the cell's timed epochs met it: its state, the bytes fetched from storage
-    per epoch (median over runs), a cold epoch's least share of its files, and any flags."""
+    """The page cache as the cell's file-reading runs met it: its state, the bytes fetched from
+    storage per epoch (median over runs: a cold run's timed epochs; a warm run's every epoch,
+    its warm-up included), a cold epoch's least share of its files, and any flags."""
     runs = [r for r in result.runs if r.ok and r.extra.get("page_cache")]
     if not runs:
         return None
     state = runs[0].extra["page_cache"]
-    per_epoch = [r.extra["storage_read_bytes"] / max(len(timed_epochs(r)), 1) for r in runs
-                 if r.extra.get("storage_read_bytes") is not None]
+    if state == "cold":
+        per_epoch = [r.extra["storage_read_bytes"] / max(len(timed_epochs(r)), 1) for r in runs
+                     if r.extra.get("storage_read_bytes") is not None]
+    else:
+        per_epoch = [r.extra["run_storage_read_bytes"] / max(len(r.epochs), 1) for r in runs
+                     if r.extra.get("run_storage_read_bytes") is not None]
     shares = [r.extra["cold_read_share_min"] for r in runs if r.extra.get("cold_read_share_min") is not None]
     flags = tuple(dict.fromkeys(r.extra["page_cache_flag"] for r in runs if r.extra.get("page_cache_flag")))
     return {"page_cache": state, "storage_read_bytes_per_epoch": median_of(per_epoch),
@@ -481,8 +487,8 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         **comparison_columns("vs_baseline", versus, ("ratio", "low", "high")),
         "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
         "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
-        **{k: run.extra.get(k) for k in ("page_cache", "storage_read_bytes", "evicted_bytes",
-                                           "cold_read_share_min", "page_cache_flag")},
+        **{k: run.extra.get(k) for k in ("page_cache", "run_storage_read_bytes", "storage_read_bytes",
+                                           "evicted_bytes", "cold_read_share_min", "page_cache_flag")},
         "warmup_included": run.extra.get("warmup_included"), "gc_s": run.extra.get("gc_s"),
         "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
     }

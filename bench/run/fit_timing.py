@@ -113,9 +113,9 @@ def steady_state(epochs: list[dict], warmup_epochs: int = 1) -> Throughput:
 
     The window runs from the start of the first timed epoch to the end of the last
     one's last batch, so whatever happens between epochs (an iterator restarted, or
-    kept) is inside it for every variant; only the harness's own eviction of the page
-    cache before an epoch (`evict_s`, `--page-cache cold`) is taken out. With no epoch
-    left, every epoch (flagged).
+    kept) is inside it for every variant; only the harness's own eviction and counting in
+    the gap before an epoch (`page_cache_s`, `--page-cache cold`) is taken out. With no
+    epoch left, every epoch (flagged).
     """
     steady = [e for e in epochs if e["epoch"] > warmup_epochs and e["images"] > 0]
     warmup = False
@@ -124,8 +124,8 @@ def steady_state(epochs: list[dict], warmup_epochs: int = 1) -> Throughput:
     images = sum(e["images"] for e in steady)
     if steady and all("wall_s" in e for e in steady):
         first, last = steady[0], steady[-1]
-        evicting_s = sum(e.get("evict_s") or 0.0 for e in steady[1:])  # --page-cache cold, between epochs
-        seconds = last["wall_s"] - (first["wall_s"] - first["train_s"]) - evicting_s
+        harness_s = sum(e.get("page_cache_s") or 0.0 for e in steady[1:])  # --page-cache cold's gaps
+        seconds = last["wall_s"] - (first["wall_s"] - first["train_s"]) - harness_s
     else:  # records without wall clock offsets (schema 1): the epochs' own times
         seconds = sum(e["train_s"] for e in steady)
     rate = images / seconds if seconds > 0 and images > 0 else None

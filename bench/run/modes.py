@@ -22,6 +22,7 @@ sample keeps its images and seconds.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -92,8 +93,10 @@ def calibrate(sample_s, min_sample_s: float, first: int = 1, limit: int = 100_00
             repeats = min(max(repeats * 2, repeats_for(seconds / repeats, min_sample_s)), limit)
 
 
+@functools.lru_cache(maxsize=4)
 def stub_consumer(image_size, num_classes):
-    """A model of negligible cost that accepts the variant's batches."""
+    """A model of negligible cost that accepts the variant's batches (built once per process:
+    its weights do not matter, and building and compiling it cost every PyDataset sample)."""
     import keras
 
     inputs = keras.Input(shape=(*image_size, 3))
@@ -104,8 +107,12 @@ def stub_consumer(image_size, num_classes):
     return model
 
 
+@functools.lru_cache(maxsize=8)
 def calibrated_sleep(step_s: float, samples: int = 20) -> float:
-    """The argument to time.sleep that makes one sleep last `step_s` on average on this machine."""
+    """The argument to time.sleep that makes one sleep last `step_s` on average on this machine.
+
+    Measured once per process and step (20 sleeps of the step: 0.64 s at the default's 32 ms,
+    which every simulated sample of every round paid before), as pyperf calibrates once."""
     if step_s <= 0:
         return 0.0
     overshoot = []
@@ -165,7 +172,7 @@ def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation
                    io=None):
     """`model.fit` with the recorder (and `io` around each epoch, records merged); returns the recorder."""
     recorder = fit_recorder(on_epoch)
-    first = [epoch_io_callback(io)] if io is not None else []
+    first = [epoch_io_callback(io)] if io is not None and io.cold else []
     model.fit(
         fit_input.x, fit_input.y, epochs=epochs, steps_per_epoch=fit_input.steps_per_epoch,
         validation_data=validation, callbacks=[*first, recorder, *extra_callbacks], verbose=0,
@@ -241,7 +248,7 @@ def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0
     recorder, start = DirectRecorder(), time.perf_counter()
     cold = io is not None and io.cold
     for epoch, batches in enumerate(epoch_batches(fit_input, batch_size, epochs, fresh=cold), start=1):
-        if io is not None:
+        if io is not None and io.cold:
             io.begin()
         epoch_start, images, steps, slept_s = time.perf_counter(), 0, 0, 0.0
         for _, labels in batches:
@@ -255,7 +262,7 @@ def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0
         end = time.perf_counter()
         recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "slept_s": slept_s,
                                 "train_s": end - epoch_start, "wall_s": end - start})
-        if io is not None:
+        if io is not None and io.cold:
             io.end()
             recorder.epochs[-1].update(io.records[-1])
     return recorder

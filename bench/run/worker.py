@@ -289,6 +289,18 @@ class CellWorker:
         self.calibration = found
 
     def run_mode(self, mode: str, trial: int) -> dict:
+        """One mode's run, with the bytes its process tree fetched from storage meanwhile
+        (`run_storage_read_bytes`: warm-up epoch and set-up of the run included)."""
+        from bench.run.page_cache import storage_read_bytes
+
+        before = storage_read_bytes()
+        run = self.run_mode_only(mode, trial)
+        after = storage_read_bytes()
+        if mode != "model_only" and before is not None and after is not None:
+            run["run_storage_read_bytes"] = after - before
+        return run
+
+    def run_mode_only(self, mode: str, trial: int) -> dict:
         from bench.run import modes
 
         loops = self.loops

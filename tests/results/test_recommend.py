@@ -171,3 +171,40 @@ def test_runs_without_losses_have_no_loss_band():
                                    "dataset": {"num_val": 240}})
     assert analysis.loss_band is None and analysis.band is not None
     assert rows[0]["val_loss"] is None and rows[0]["loss_vs_band"] is None and not rows[0]["learns_less"]
+
+
+def no_training_cell(variant: str, rates: list[float]) -> dict:
+    """A stored cell of a `--modes pipeline,simulated` run: simulated rates per round, no training."""
+    runs = [{"mode": mode, "round": r, "status": "ok", "images_per_sec": rate * factor,
+             "au": min(rate / 1000.0, 1.0) if mode == "simulated" else None,
+             "epochs": [{"epoch": 1, "images": 10, "train_s": 1.0}]}
+            for r, rate in enumerate(rates) for mode, factor in (("simulated", 1.0), ("pipeline", 3.0))]
+    return {"variant": variant, "precision": "float32", "augmentation": "none", "status": "ok", "runs": runs}
+
+
+def test_without_training_the_simulated_accelerator_decides():
+    """A GPU user on a CPU-only box runs pipeline and simulated modes: they still get an answer,
+    from the same paired test, and the report says what it rests on."""
+    fast = no_training_cell("fast", [950 * d for d in DRIFT])
+    tied = no_training_cell("tied", [950 * d * (1.02 if r % 2 else 0.97) for r, d in enumerate(DRIFT)])
+    slow = no_training_cell("image_data_generator", [480 * d for d in DRIFT])
+    doc = {"cells": [fast, tied, slow], "target_accuracy": None,
+           "config": {"batch_size": 32, "step_s": 0.032}, "dataset": {"num_val": 240}}
+    rows, analysis = cell_summary(doc)
+    pick = recommend(rows, analysis)
+    assert analysis.mode == "simulated"
+    assert [m["row"]["variant"] for m in pick["members"]] == ["fast", "tied"]
+    assert [p["row"]["variant"] for p in pick["slower"]] == ["image_data_generator"]
+    assert pick["slower"][0]["comparison"].mode == "simulated"
+    by_variant = {r["variant"]: r for r in rows}
+    assert by_variant["fast"]["speedup"] == pytest.approx(950 / 480, rel=1e-3)
+
+
+def test_with_the_pipeline_alone_the_pipeline_decides():
+    cells = [{**no_training_cell(v, [r * d for d in DRIFT]),
+              "runs": [run for run in no_training_cell(v, [r * d for d in DRIFT])["runs"]
+                       if run["mode"] == "pipeline"]} for v, r in (("a", 1000), ("b", 500))]
+    rows, analysis = cell_summary({"cells": cells, "target_accuracy": None, "config": {},
+                                   "dataset": {"num_val": 240}})
+    assert analysis.mode == "pipeline" and analysis.fastest.cell.variant == "a"
+    assert recommend(rows, analysis)["slower"][0]["row"]["variant"] == "b"
