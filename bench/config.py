@@ -141,12 +141,12 @@ BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports 
 # (bench.stats.min_rounds_for), and gives a 96% interval of each median (2nd to 8th of 9).
 PRESETS = {
     "quick": Preset("quick", 240, 80, 32, 4, 2, 32, 3, 300.0, axis_rows=2, with_clusters=False,
-                    min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3, long_side=(48, 96)),
+                    min_sample_s=0.25, accuracy_epochs=8, accuracy_seeds=3, long_side=(36, 56)),
     # photo-sized files (bench.data.photos) resized to 32 px: the decode of the whole photograph
-    # is the cost, and a small model input keeps the CPU's training from masking it. 320 + 160
+    # is the cost, and a small model input keeps the CPU's training from masking it. 256 + 128
     # images, 12-epoch accuracy fits and 0.3 s samples (the spread of samples was the same from
     # 0.1 to 2 s, tools/sample_length.py) are what 9 cells x 9 rounds can afford (README)
-    "default": Preset("default", 320, 160, 32, 6, 2, 32, 9, 600.0, axis_rows=1, min_sample_s=0.3,
+    "default": Preset("default", 256, 128, 32, 6, 2, 32, 9, 600.0, axis_rows=1, min_sample_s=0.3,
                       service_workers=(1,), accuracy_epochs=12),
     "full": Preset("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, axis_rows=len(AXIS_ROWS),
                    one_per_family=False),

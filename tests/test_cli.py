@@ -68,6 +68,10 @@ def test_class_folder_without_images(tmp_path):
     (("--modes", "inference"), ("unknown mode 'inference'", "model_only")),
     (("--step-ms", "10", "--target-rate", "500"), ("--step-ms or --target-rate",)),
     (("--target-accuracy", "1.5"), ("--target-accuracy", "out of range")),
+    (("--source-size", "512,256"), ("--source-size", "8 <= LOW <= HIGH <= 4096")),
+    (("--source-size", "big"), ("--source-size", "LOW,HIGH")),
+    (("--page-cache", "lukewarm"), ("--page-cache", "'lukewarm'", "cold")),
+    (("--subset", "0"), ("--subset", "out of range")),
 ])
 def test_bad_values_name_the_valid_choices(tmp_path, args, fragments):
     # tiny sizes: should a check ever be missed, the run stays short rather than a full profile

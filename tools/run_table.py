@@ -1,0 +1,79 @@
+"""A saved run as the README's markdown table ("A real run"), from its results.json alone.
+
+    python tools/run_table.py results/<run-id>
+
+One row per cell, in the recommendation's order: the deciding mode's median with its
+interval and coverage, the ratio to the baseline and to the fastest (with the paired
+test's verdict), pipeline and model-only rates, stall and AU with intervals, the build
+time (in-memory variants decode up front there), storage per epoch, accuracy and loss
+against their bands, and time to accuracy; ★ marks the recommended set, ⚠ an interval
+wider than ±5%.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def fmt(value, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def interval(summary, digits: int = 0) -> str:
+    if summary is None or summary.low is None:
+        return "–"
+    return f"{fmt(summary.low, digits)}…{fmt(summary.high, digits)}"
+
+
+def row(r: dict, members: set[str], analysis) -> str:
+    s = r["stats"]
+    main = s.modes.get(analysis.mode)
+    star = " ★" if r["label"] in members else ""
+    warn = " ⚠" if main and main.unstable else ""
+    rate = (f"{fmt(main.median)} ({fmt(main.low)}–{fmt(main.high)}, {main.coverage:.0%}){warn}"
+            if main and main.low is not None else fmt(main.median if main else None))
+    versus = s.vs_fastest
+    fastest = "fastest" if s is analysis.fastest else (f"{versus.text} {versus.verdict}" if versus else "–")
+    base = "1.00 (baseline)" if s is analysis.baseline else (s.vs_baseline.text if s.vs_baseline else "–")
+    pipeline, model = s.modes.get("pipeline"), s.modes.get("model_only")
+    storage = (s.storage or {}).get("storage_read_bytes_per_epoch")
+    accuracy = "–" if s.val_accuracy is None else f"{s.val_accuracy:.3f}" + (
+        f" ({s.vs_band})" if s.vs_band and s.vs_band != "inside" else "")
+    loss = "–" if s.val_loss is None else f"{s.val_loss:.3f}" + (
+        f" ({s.loss_vs_band})" if s.loss_vs_band and s.loss_vs_band != "inside" else "")
+    cells = [f"`{r['label']}`{star}", rate, base, fastest, fmt(pipeline.median if pipeline else None),
+             fmt(model.median if model else None),
+             f"{fmt(s.stall.median if s.stall else None, 1)} ({interval(s.stall, 1)})",
+             f"{fmt(s.au.median if s.au else None, 1)} ({interval(s.au, 1)})",
+             fmt(s.build_s, 2), fmt(storage / 2**20 if storage is not None else None, 2), accuracy, loss,
+             fmt(s.time_to_accuracy_s, 2)]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> int:
+    from bench.report import cell_summary, recommend
+    from bench.results.store import load_run
+
+    doc = load_run(Path(sys.argv[1]))
+    rows, analysis = cell_summary(doc)
+    pick = recommend(rows, analysis)
+    members = {m["row"]["label"] for m in pick["members"]} if pick else set()
+    base = analysis.baseline.cell.label if analysis.baseline else "baseline"
+    print(f"| variant | {analysis.mode} images/s (interval, coverage) | vs {base} | vs fastest (paired test) "
+          "| pipeline | model-only | stall % (interval) | AU % (interval) | build (s) | storage MiB/epoch "
+          "| val. acc. | val. loss | time to acc. (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    order = sorted(rows, key=lambda r: (r["label"] not in members, -(r["images_per_sec"] or 0)))
+    for r in order:
+        print(row(r, members, analysis))
+    if analysis.band:
+        print(f"\naccuracy band {analysis.band.low:.3f}–{analysis.band.high:.3f}; loss band "
+              f"{analysis.loss_band.low:.3f}–{analysis.loss_band.high:.3f}" if analysis.loss_band else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
