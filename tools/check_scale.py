@@ -8,8 +8,8 @@ Two measurements, each in a fresh folder under `--root` (default: a temporary fo
   duplicates) and costs a full decode. Times `pipebench check` twice, as a user runs it:
   the first run inspects every file (a process per core), the second reads the cache.
   Then one file is rewritten and the check is timed a third time.
-* `scan`: a folder of `--paths` names (default 1,000,000, hard links to one JPEG, so it
-  costs no disk), listed, split and sampled (`--subset 10000`) as a run does before any
+* `scan`: a folder of `--paths` names (default 1,000,000, hard links to one JPEG per class,
+  so it costs no disk), listed, split and sampled (`--subset 10000`) as a run does before any
   file is opened.
 
     python tools/check_scale.py [--files 100000] [--paths 1000000] [--root DIR] [--keep]
@@ -87,13 +87,15 @@ def measure_scan(root: Path, paths: int, classes: int) -> None:
     from bench.data.dataset import split_files, take_subset
 
     folder = root / "names"
-    one = root / "one.jpg"
-    one.write_bytes(source_images(1)[0])
+    image = source_images(1)[0]
     started = time.perf_counter()
+    sources = []  # a file per class: a file takes at most 65,000 links on ext4
     for c in range(classes):
         (folder / f"class_{c:04d}").mkdir(parents=True)
+        sources.append(root / f"source_{c:04d}.jpg")
+        sources[-1].write_bytes(image)
     for i in range(paths):
-        os.link(one, folder / f"class_{i % classes:04d}" / f"{i:07d}.jpg")
+        os.link(sources[i % classes], folder / f"class_{i % classes:04d}" / f"{i:07d}.jpg")
     print(f"made {paths:,} paths in {time.perf_counter() - started:.0f} s", flush=True)
     started = time.perf_counter()
     listing, _ = list_folders({"train": folder})
