@@ -6,7 +6,7 @@ shuffled, and reports the CPU time per image of each (`time.process_time`: every
 the process) and their paired ratio per round, with an order-statistic interval.
 
 The photographs are those that ship inside scikit-image's wheel (astronaut, chelsea, coffee,
-motorcycle, rocket: nothing is downloaded; `pip install scikit-image`). Each embedded file's
+motorcycle, rocket: nothing is downloaded; `pip install -e .[realism]`). Each embedded file's
 width and height is matched by a crop at a random place in a photograph large enough to hold
 it, encoded with the same encoder at the same quality (JPEG q90, 4:2:0), so that the two
 sets differ in content only. Both are held in memory as encoded bytes: the figure is the
