@@ -116,13 +116,18 @@ def map_files(paths: Sequence[str], func: Callable[[str], T], workers: int | Non
     workers = workers or os.cpu_count() or 1
     if len(paths) < PARALLEL_FROM or workers == 1:
         return [func(p) for p in paths]
+    chunk = max(16, len(paths) // (16 * workers))
+    with process_pool(workers) as pool:
+        return list(pool.map(func, paths, chunksize=chunk))
+
+
+def process_pool(workers: int):
+    """A pool of `workers` processes: forked where this process has one thread (the command
+    line's case: nothing re-imported), from a fork server where threads run, since a fork
+    copies locks that other threads may hold."""
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
 
-    chunk = max(16, len(paths) // (16 * workers))
-    # fork where this process has one thread (the command line's case: nothing re-imported);
-    # forkserver where threads run, since a fork copies locks other threads may hold
     method = "fork" if threading.active_count() == 1 else "forkserver"
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        return list(pool.map(func, paths, chunksize=chunk))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))

@@ -88,14 +88,15 @@ def draw_file(params: EmbeddedDataset, split: str, index: int, label: int) -> by
 def write_embedded(params: EmbeddedDataset, tmp: Path, workers: int | None = None) -> None:
     """Draw every image into `tmp` (train/ and val/, a folder per class), a process per core."""
     import os
-    from concurrent.futures import ProcessPoolExecutor
+
+    from bench.data.check_cache import process_pool
 
     files = embedded_files(params)
     for split, _, label in files:
         (tmp / split / SHAPES[label]).mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     chunk = max(1, len(files) // (8 * workers))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         for (split, index, label), data in zip(files, pool.map(
                 _draw, [(params, *f) for f in files], chunksize=chunk), strict=True):
             (tmp / split / SHAPES[label] / f"{split}_{index:06d}.jpg").write_bytes(data)
@@ -271,7 +272,7 @@ def take_subset(listing: dict, n: int, seed: int, source: str) -> dict:
                              f"valid: 1..{train_total}")
     listing["train"] = sample_classes(listing["train"], n, seed)
     share = n / train_total
-    listing["val"] = {name: files for name, files in sample_classes(
-        listing["val"], max(1, round(val_total * share)), seed).items()} if val_total else {}
+    kept_val = max(1, round(val_total * share))
+    listing["val"] = sample_classes(listing["val"], kept_val, seed) if val_total else {}
     return {"train_files": n, "seed": seed, "train_files_in_folder": train_total,
             "val_files": sum(len(f) for f in listing["val"].values()), "val_files_in_folder": val_total}
