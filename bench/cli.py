@@ -81,6 +81,9 @@ def add_run_parser(sub) -> None:
                    help="tf_data_service: local worker counts (default: 1, 2, 4, ... up to the cores)")
     p.add_argument("--service", metavar="grpc://HOST:PORT",
                    help="tf_data_service: use this dispatcher instead of a local cluster")
+    p.add_argument("--cores", type=comma_list, metavar="K,K",
+                   help="run each cell on K cores (CPU affinity), one cell per K; the report predicts "
+                   "each cell's rate on K cores from the fewest (default: every core, one cell)")
     p.add_argument("--backend", type=comma_list, metavar="tensorflow|jax",
                    help="Keras backend(s) of the model; several: side-by-side cells (default: tensorflow)")
     p.add_argument("--model", default="small_cnn", help="small_cnn or mobilenet_v2 (weights=None)")
@@ -232,8 +235,12 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         raise PipebenchError(f"--service-workers: {exc}") from None
     if workers is None and args.variants is None and args.service is None and preset.service_workers:
         workers = list(preset.service_workers)
+    try:
+        cores = [positive_int(k) for k in args.cores] if args.cores else None
+    except argparse.ArgumentTypeError as exc:
+        raise PipebenchError(f"--cores: {exc}") from None
     cells, skipped = build_cells(preset, args.variants, args.precisions, args.augmentations, args.pipeline,
-                                 workers, args.service, args.backend)
+                                 workers, args.service, args.backend, cores)
     if args.baseline and args.baseline not in {c.variant for c in cells}:
         raise PipebenchError(f"--baseline {args.baseline!r} is not among the variants run; valid: "
                              f"{', '.join(sorted({c.variant for c in cells}))}")

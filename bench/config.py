@@ -27,24 +27,36 @@ from pipelines.base import (
 
 @dataclass(frozen=True)
 class Cell:
-    """One variant x precision x augmentation, with options of its own (e.g. `workers=2`)."""
+    """One variant x precision x augmentation, with options of its own (e.g. `workers=2`).
+
+    `cores`: the cell's process and its children run on this many of the machine's cores
+    (CPU affinity, `--cores`); None: on every core the run may use.
+    """
 
     variant: str
     precision: str = "float32"
     augmentation: str = "none"
     options: tuple[str, ...] = ()  # NAME=VALUE, applied over the run's --opt values
     backend: str = "tensorflow"  # the Keras backend of the cell's process
+    cores: int | None = None
 
     @property
     def key(self) -> str:
         backend = [] if self.backend == "tensorflow" else [f"backend={self.backend}"]
-        return "|".join([self.variant, self.precision, self.augmentation, *self.options, *backend])
+        cores = [] if self.cores is None else [f"cores={self.cores}"]
+        return "|".join([self.variant, self.precision, self.augmentation, *self.options, *backend, *cores])
 
     @property
     def name(self) -> str:
-        """The variant with its own options and (when not TensorFlow) its backend."""
+        """The variant with its own options, (when not TensorFlow) its backend and its cores."""
         backend = [] if self.backend == "tensorflow" else [f"[{self.backend}]"]
-        return " ".join([self.variant, *self.options, *backend])
+        cores = [] if self.cores is None else [f"@{self.cores}c"]
+        return " ".join([self.variant, *self.options, *backend, *cores])
+
+    @property
+    def settings_key(self) -> str:
+        """The cell without its cores: the cells that differ only in `--cores` share it."""
+        return replace(self, cores=None).key
 
     @property
     def label(self) -> str:
@@ -54,13 +66,15 @@ class Cell:
     def to_record(self) -> dict:
         record = {"variant": self.variant, "precision": self.precision, "augmentation": self.augmentation,
                   "backend": self.backend}
+        if self.cores is not None:
+            record["cores"] = self.cores
         return {**record, "options": list(self.options)} if self.options else record
 
     @classmethod
     def of(cls, record: dict) -> Cell:
         """The cell a stored result (a dict with variant, precision, augmentation) belongs to."""
         return cls(record["variant"], record["precision"], record["augmentation"],
-                   tuple(record.get("options", ())), record.get("backend", "tensorflow"))
+                   tuple(record.get("options", ())), record.get("backend", "tensorflow"), record.get("cores"))
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,25 @@ def check_range(flag: str, value: float, low: float, high: float | None = None) 
         raise PipebenchError(f"{flag} {value} is out of range; valid: {bound}")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), which `--cores` chooses from."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_cores(cores: list[int] | None) -> list[int | None]:
+    """`--cores` as the cells' core counts ([None]: unrestricted), each within the usable cores."""
+    if not cores:
+        return [None]
+    usable = usable_cores()
+    for count in cores:
+        if not 1 <= count <= usable:
+            raise PipebenchError(f"--cores {count} is out of range; valid: 1..{usable} (the cores this "
+                                 "process may use)")
+    return list(dict.fromkeys(cores))
+
+
 def service_worker_counts(cores: int) -> list[int]:
     """The default scaling axis of the local tf.data service: 1, 2, 4, ... up to the cores."""
     counts = [1]
@@ -278,6 +311,7 @@ def build_cells(
     service_workers: list[int] | None = None,
     service: str | None = None,
     backends: list[str] | None = None,
+    cores: list[int] | None = None,
 ) -> tuple[tuple[Cell, ...], tuple[tuple[str, str], ...]]:
     """The cells to run and the (cell, reason) pairs left out as unsupported.
 
@@ -307,6 +341,7 @@ def build_cells(
     product = [expanded for cell in product for expanded in (
         service_cells(cell, service_workers, service) if get_variant(cell.variant).local_cluster else [cell])]
     product = [replace(cell, backend=b) for b in check_backends(backends) for cell in product]
+    product = [replace(cell, cores=k) for cell in product for k in check_cores(cores)]
     cells, skipped = [], []
     for cell in product:
         variant = get_variant(cell.variant)

@@ -261,10 +261,15 @@ def unpaired(subject: str, reference: str, mode: str, a, b) -> dict:
             "p_value": mann_whitney_p(a, b), "test": UNPAIRED_TEST + " (bootstrap interval)"}
 
 
-def finish_comparisons(parts: list[dict], alpha: float = ALPHA) -> list[Comparison]:
+SPEED_WORDS = ("faster", "slower")  # ratio > 1, ratio < 1: of rates
+COST_WORDS = ("costs more", "costs less")  # of CPU time per image
+
+
+def finish_comparisons(parts: list[dict], alpha: float = ALPHA, words: tuple[str, str] = SPEED_WORDS
+                       ) -> list[Comparison]:
     """Holm-adjust the family's p-values and give each comparison its verdict.
 
-    faster / slower where the adjusted p is under alpha; "too few rounds" where even the
+    faster / slower (`words`: costs more / costs less, for CPU time) where the adjusted p is under alpha; "too few rounds" where even the
     smallest p-value the test can give with this many samples could not pass Holm's
     first step in a family of this size (so "within noise" would claim what was never
     testable); otherwise "within noise".
@@ -274,7 +279,7 @@ def finish_comparisons(parts: list[dict], alpha: float = ALPHA) -> list[Comparis
     done = []
     for part, p_adj in zip(parts, adjusted, strict=True):
         if p_adj is not None and p_adj < alpha and part["ratio"] is not None and part["ratio"] != 1.0:
-            verdict = "faster" if part["ratio"] > 1.0 else "slower"
+            verdict = words[0] if part["ratio"] > 1.0 else words[1]
         elif part.get("min_p", 0.0) * max(family, 1) >= alpha:
             verdict = TOO_FEW
         else:

@@ -22,7 +22,9 @@ class Sample:
 
     `loops` is how many epochs (steps, for model-only) the sample repeated, fixed per
     cell by calibration; `started_unix`, `loadavg_1m` and `steal_percent` say when it
-    ran and what the rest of the machine was doing.
+    ran and what the rest of the machine was doing. The CPU seconds over the same window
+    (`bench.run.cpu_clock`): the cell's process tree, the tf.data service's servers apart,
+    the Python main thread and the busiest thread; None in runs from before they were kept.
     """
 
     images: int | None = None
@@ -31,12 +33,30 @@ class Sample:
     started_unix: float | None = None
     loadavg_1m: float | None = None
     steal_percent: float | None = None
+    cpu_s: float | None = None
+    service_cpu_s: float | None = None
+    main_thread_cpu_s: float | None = None
+    busiest_thread_cpu_s: float | None = None
+    cpu_read_s: float | None = None
 
     @property
     def images_per_sec(self) -> float | None:
         if not self.images or not self.seconds or self.seconds <= 0:
             return None
         return self.images / self.seconds
+
+    def per_image_us(self, seconds: float | None) -> float | None:
+        return 1e6 * seconds / self.images if seconds is not None and self.images else None
+
+    @property
+    def cpu_us_per_image(self) -> float | None:
+        """CPU µs per delivered image, the cell's process tree (servers not included)."""
+        return self.per_image_us(self.cpu_s)
+
+    @property
+    def cores_used(self) -> float | None:
+        """Mean cores busy over the window: CPU seconds / wall seconds."""
+        return self.cpu_s / self.seconds if self.cpu_s is not None and self.seconds else None
 
 
 SAMPLE_KEYS = tuple(f.name for f in fields(Sample))
@@ -104,7 +124,7 @@ class CellResult:
 
     @classmethod
     def from_dict(cls, raw: dict) -> CellResult:
-        identity = set(Cell("x").to_record()) | {"options"}
+        identity = set(Cell("x").to_record()) | {"options", "cores"}
         known = identity | {"status", "error", "note", "runs", "equivalence"}
         checked = raw.get("equivalence")
         return cls(cell=Cell.of(raw), status=raw.get("status", "failed"), error=raw.get("error"),
@@ -135,3 +155,14 @@ class CellResult:
     def by_round(self, mode: str) -> dict[int, float]:
         """Round -> images/s of `mode` (successful runs only)."""
         return {r.round: r.images_per_sec for r in self.runs_of(mode)}
+
+    def cpu_by_round(self, mode: str) -> dict[int, float]:
+        """Round -> CPU µs per image of `mode` (successful runs that kept their CPU time)."""
+        return {r.round: r.sample.cpu_us_per_image for r in self.runs_of(mode)
+                if r.sample.cpu_us_per_image is not None}
+
+    def pipeline_cpu_by_round(self) -> dict[int, float]:
+        """Round -> the pipeline's own CPU µs per image in training: the training sample's minus the
+        model-only sample's of the same round (the identical model on a resident batch)."""
+        model = self.cpu_by_round("model_only")
+        return {r: cost - model[r] for r, cost in self.cpu_by_round("train").items() if r in model}

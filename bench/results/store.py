@@ -14,7 +14,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from bench.errors import PipebenchError
 from bench.results.records import CellResult, ModeRun
 from bench.run.modes import MODES
 from bench.stats import (
+    COST_WORDS,
     PAIRED_TEST,
     Band,
     Comparison,
@@ -63,6 +64,11 @@ CSV_COLUMNS = [
     "au_percent_high", "input_bound", "fastest", "vs_fastest_ratio", "vs_fastest_low", "vs_fastest_high",
     "vs_fastest_p_adjusted", "vs_fastest_verdict", "baseline", "vs_baseline_ratio", "vs_baseline_low",
     "vs_baseline_high",
+    "cpu_s", "service_cpu_s", "main_thread_cpu_s", "busiest_thread_cpu_s", "cpu_us_per_image", "cores_used",
+    "cpu_us_per_image_median", "cpu_us_per_image_low", "cpu_us_per_image_high", "cpu_interval_coverage",
+    "pipeline_cpu_us_per_image_median", "pipeline_cpu_us_per_image_low", "pipeline_cpu_us_per_image_high",
+    "cpu_vs_baseline_ratio", "cpu_vs_baseline_low", "cpu_vs_baseline_high", "cpu_vs_baseline_p_adjusted",
+    "cpu_vs_baseline_verdict",
     "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
     "page_cache", "run_storage_read_bytes", "storage_read_bytes", "evicted_bytes", "cold_read_share_min",
     "page_cache_flag",
@@ -172,7 +178,10 @@ class CellStats:
     vs_baseline: Comparison | None = None  # the paired ratio and its interval only
     build_s: float | None = None  # building the pipeline (in-memory variants: decoding every file)
     storage: dict | None = None  # what the file-reading epochs fetched from storage (`storage_figures`)
-
+    cpu: dict[str, Summary | None] = field(default_factory=dict)  # mode -> CPU µs per image
+    pipeline_cpu: Summary | None = None  # the pipeline's own CPU µs per image in training
+    cores_used: dict[str, float | None] = field(default_factory=dict)  # mode -> median cores busy
+    vs_baseline_cpu: Comparison | None = None  # the cost family: CPU µs per image against the baseline
     @property
     def cell(self) -> Cell:
         return self.result.cell
@@ -323,6 +332,9 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
         short_samples=short,
         build_s=median_of(r.build_s for r in result.runs if r.ok),
         storage=storage_figures(result),
+        cpu={mode: summarize(result.cpu_by_round(mode).values()) for mode in modes},
+        pipeline_cpu=summarize(result.pipeline_cpu_by_round().values()),
+        cores_used={mode: median_of(r.sample.cores_used for r in result.runs_of(mode)) for mode in modes},
     )
 
 
@@ -436,10 +448,26 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
         kept = {k: v for k, v in part.items() if k not in ("min_p", "p_value", "test")}
         return Comparison(**kept, p_value=None, p_adjusted=None, verdict="", test="ratio only")
 
-    done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c)) for c in cells]
+    costs = cost_comparisons(cells, base, mode)
+    done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c), vs_baseline_cpu=costs.get(id(c)))
+            for c in cells]
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
                     tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses, mode=mode)
+
+
+def cost_comparisons(cells: list[CellStats], base: CellStats | None, mode: str) -> dict[int, Comparison]:
+    """Each cell's CPU µs per image against the baseline's, paired by round, in `mode`: one family,
+    Holm-corrected, with the verdicts "costs more", "costs less" or "within noise"."""
+    if base is None:
+        return {}
+    reference = base.result.cpu_by_round(mode)
+    others = [c for c in cells if c is not base and c.result.cpu_by_round(mode) and reference]
+    parts = [paired(c.cell.label, base.cell.label, mode, c.result.cpu_by_round(mode), reference)
+             for c in others]
+    kept = [(c, p) for c, p in zip(others, parts, strict=True) if p["n"]]
+    done = finish_comparisons([p for _, p in kept], words=COST_WORDS)
+    return {id(c): comparison for (c, _), comparison in zip(kept, done, strict=True)}
 
 
 def summaries_of(result: CellResult) -> dict[str, Summary | None]:
@@ -485,12 +513,33 @@ def run_row(stats_: CellStats, run: ModeRun, target: float | None, analysis: Ana
         **comparison_columns("vs_fastest", tested, ("ratio", "low", "high", "p_adjusted", "verdict")),
         "baseline": baseline.cell.label if baseline else None,
         **comparison_columns("vs_baseline", versus, ("ratio", "low", "high")),
+        **cost_columns(stats_, run, analysis),
         "cpu_percent": telemetry.get("cpu_percent"), "peak_rss_bytes": telemetry.get("peak_rss_bytes"),
         "read_bytes": telemetry.get("read_bytes"), "gpu_util_percent": telemetry.get("gpu_util_percent"),
         **{k: run.extra.get(k) for k in ("page_cache", "run_storage_read_bytes", "storage_read_bytes",
                                            "evicted_bytes", "cold_read_share_min", "page_cache_flag")},
         "warmup_included": run.extra.get("warmup_included"), "gc_s": run.extra.get("gc_s"),
         "error": run.error or stats_.result.error, "note": run.note or stats_.result.note,
+    }
+
+
+def cost_columns(stats_: CellStats, run: ModeRun, analysis: Analysis) -> dict:
+    """A row's CPU time: its own sample's, its mode's median and interval, the pipeline's own cost
+    (training rows), and the cost comparison with the baseline (rows of the deciding mode)."""
+    sample, summary = run.sample, stats_.cpu.get(run.mode)
+    own = stats_.pipeline_cpu if run.mode == "train" else None
+    versus = stats_.vs_baseline_cpu if run.mode == analysis.mode else None
+    return {
+        **{k: getattr(sample, k) for k in ("cpu_s", "service_cpu_s", "main_thread_cpu_s", "busiest_thread_cpu_s",
+                                            "cpu_us_per_image", "cores_used")},
+        "cpu_us_per_image_median": summary.median if summary else None,
+        "cpu_us_per_image_low": summary.low if summary else None,
+        "cpu_us_per_image_high": summary.high if summary else None,
+        "cpu_interval_coverage": summary.coverage if summary else None,
+        "pipeline_cpu_us_per_image_median": own.median if own else None,
+        "pipeline_cpu_us_per_image_low": own.low if own else None,
+        "pipeline_cpu_us_per_image_high": own.high if own else None,
+        **comparison_columns("cpu_vs_baseline", versus, ("ratio", "low", "high", "p_adjusted", "verdict")),
     }
 
 

@@ -151,28 +151,47 @@ def simulated_step(step_s: float):
     return SimulatedStep()
 
 
-def epoch_io_callback(io):
-    """A Keras callback that brackets each epoch with `io` (`bench.run.page_cache.EpochIO`).
+def epoch_callback(io=None, cpu=None, first_epoch: int = 2, last_epoch: int = 2,
+                   from_first_batch: bool = False):
+    """A Keras callback around each epoch: `io` (`bench.run.page_cache.EpochIO`) brackets every
+    epoch; `cpu` (`bench.run.cpu_clock.CpuWindow`) opens after epoch `first_epoch`'s eviction (or,
+    `from_first_batch`, after the first batch) and closes before the last epoch's counting.
 
-    Placed before the recorder, so an eviction at an epoch's start is outside its `train_s`.
+    Placed before the recorder, so that neither an eviction nor a CPU reading at an epoch's
+    start is inside its `train_s`. The CPU window then holds the harness's gaps between its
+    epochs only, whose CPU time each epoch records (`page_cache_cpu_s`) and the sample subtracts.
     """
     import keras
 
-    class EpochIOCallback(keras.callbacks.Callback):
+    class EpochCallback(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            io.begin()
+            if io is not None and io.cold:
+                io.begin()
+            if cpu is not None and epoch + 1 == first_epoch and not from_first_batch:
+                cpu.open()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if cpu is not None and from_first_batch and cpu.start is None:
+                cpu.open()
 
         def on_epoch_end(self, epoch, logs=None):
-            io.end()
+            if cpu is not None and epoch + 1 == last_epoch:
+                cpu.close()
+            if io is not None and io.cold:
+                io.end()
 
-    return EpochIOCallback()
+    return EpochCallback()
 
 
 def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation=None, on_epoch=None,
-                   io=None):
-    """`model.fit` with the recorder (and `io` around each epoch, records merged); returns the recorder."""
+                   io=None, cpu=None, cpu_from_epoch: int = 2):
+    """`model.fit` with the recorder (and `io` around each epoch, records merged); returns the recorder.
+
+    `cpu` (a `CpuWindow`) is read at the start of epoch `cpu_from_epoch` (0: after the first
+    batch) and at the end of the last epoch."""
     recorder = fit_recorder(on_epoch)
-    first = [epoch_io_callback(io)] if io is not None and io.cold else []
+    cold = io is not None and io.cold
+    first = [epoch_callback(io, cpu, max(cpu_from_epoch, 1), epochs, cpu_from_epoch == 0)] if cold or cpu else []
     model.fit(
         fit_input.x, fit_input.y, epochs=epochs, steps_per_epoch=fit_input.steps_per_epoch,
         validation_data=validation, callbacks=[*first, recorder, *extra_callbacks], verbose=0,
@@ -184,19 +203,22 @@ def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation
     return recorder
 
 
-def record(recorder, loops: int, warmup_epochs: int = 1, io=None, **extra) -> dict:
+def record(recorder, loops: int, warmup_epochs: int = 1, io=None, cpu=None, **extra) -> dict:
     """The raw record of one mode run: its epochs, and the timed sample taken from them
-    (with what it fetched from storage, when `io` counted it)."""
+    (with what it fetched from storage, when `io` counted it, and its CPU time, when `cpu`
+    read it; the harness's own CPU time between cold epochs is taken out)."""
     from bench.run.page_cache import sample_fields
 
     sample = steady_state(recorder.epochs, warmup_epochs)
     storage = {}
+    timed = [e for e in recorder.epochs if e["epoch"] > warmup_epochs] or recorder.epochs
     if io is not None:
-        timed = [e for e in recorder.epochs if e["epoch"] > warmup_epochs] or recorder.epochs
         storage = sample_fields(timed, io.mode, io.files is not None)
+    harness_cpu_s = sum(e.get("page_cache_cpu_s") or 0.0 for e in timed[1:])  # the gaps inside the window
+    cpu_fields = cpu.fields(harness_cpu_s) if cpu is not None and not sample.warmup_included else {}
     return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
             "images": sample.images, "seconds": sample.seconds, "images_per_sec": sample.images_per_sec,
-            "warmup_included": sample.warmup_included, **storage, **extra}
+            "warmup_included": sample.warmup_included, **storage, **cpu_fields, **extra}
 
 
 class DirectRecorder:
@@ -242,14 +264,17 @@ def epoch_batches(fit_input, batch_size: int, epochs: int, fresh: bool = False):
 
 
 def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0.0,
-                     io=None) -> DirectRecorder:
+                     io=None, cpu=None, cpu_from_epoch: int = 2) -> DirectRecorder:
     """Read `epochs` epochs with a plain loop, sleeping `sleep_s` after each batch; `io` brackets
-    each epoch (`bench.run.page_cache.EpochIO`), its eviction outside the epoch's time."""
+    each epoch (`bench.run.page_cache.EpochIO`), its eviction outside the epoch's time; `cpu`
+    (a `CpuWindow`) opens before epoch `cpu_from_epoch` and closes after the last."""
     recorder, start = DirectRecorder(), time.perf_counter()
     cold = io is not None and io.cold
     for epoch, batches in enumerate(epoch_batches(fit_input, batch_size, epochs, fresh=cold), start=1):
         if io is not None and io.cold:
             io.begin()
+        if cpu is not None and epoch == cpu_from_epoch:
+            cpu.open()
         epoch_start, images, steps, slept_s = time.perf_counter(), 0, 0, 0.0
         for _, labels in batches:
             images, steps = images + int(labels.shape[0]), steps + 1
@@ -262,13 +287,18 @@ def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0
         end = time.perf_counter()
         recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "slept_s": slept_s,
                                 "train_s": end - epoch_start, "wall_s": end - start})
+        if cpu is not None and epoch == epochs:
+            cpu.close()
         if io is not None and io.cold:
             io.end()
             recorder.epochs[-1].update(io.records[-1])
+    if cpu is not None:
+        cpu.close()  # an input that ran dry before the last epoch
     return recorder
 
 
-def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 0.0, io=None):
+def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 0.0, io=None,
+                cpu=None, cpu_from_epoch: int = 2):
     """Read `epochs` epochs of the variant's batches with no model, sleeping `step_s` per batch.
 
     A plain loop for everything publicly iterable; a PyDataset through `fit` with
@@ -278,21 +308,32 @@ def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 
     from pipelines.base import is_pydataset
 
     if not is_pydataset(fit_input.x):
-        return iterate_directly(fit_input, settings.batch_size, epochs, calibrated_sleep(step_s), io)
+        return iterate_directly(fit_input, settings.batch_size, epochs, calibrated_sleep(step_s), io,
+                                cpu, cpu_from_epoch)
     model = stub_consumer(settings.image_size, settings.num_classes)
     step = simulated_step(step_s)
-    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[step], io=io)
+    recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[step], io=io, cpu=cpu,
+                              cpu_from_epoch=cpu_from_epoch)
     for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
         epoch["slept_s"] = slept
     return recorder
 
 
-def run_pipeline(fit_input, settings: ModeSettings, loops: int, io=None) -> dict:
+def window(clock):
+    """A `CpuWindow` on `clock`, or None where no CPU time is read (calibration)."""
+    from bench.run.cpu_clock import CpuWindow
+
+    return CpuWindow(clock) if clock is not None else None
+
+
+def run_pipeline(fit_input, settings: ModeSettings, loops: int, io=None, clock=None) -> dict:
     """One warm-up epoch, then `loops` timed epochs of the input alone."""
-    return record(read_epochs(fit_input, settings, 1 + loops, io=io), loops, io=io)
+    cpu = window(clock)
+    return record(read_epochs(fit_input, settings, 1 + loops, io=io, cpu=cpu), loops, io=io, cpu=cpu)
 
 
-def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = False, io=None) -> dict:
+def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = False, io=None,
+                  clock=None) -> dict:
     """Read + a calibrated step per batch; AU = nominal busy time / the sample's time.
 
     `warm`: the pipeline was just read to its end (in pipeline mode, same round), so its
@@ -304,10 +345,11 @@ def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = Fa
     real length per step is kept beside it.
     """
     skipped = 0 if warm else 1
-    recorder = read_epochs(fit_input, settings, skipped + loops, settings.step_s, io)
+    cpu = window(clock)
+    recorder = read_epochs(fit_input, settings, skipped + loops, settings.step_s, io, cpu, skipped + 1)
     steady = recorder.epochs[skipped:] or recorder.epochs
     steps = sum(e["steps"] for e in steady)
-    result = record(recorder, loops, skipped, io=io, step_s=settings.step_s, warm_start=warm)
+    result = record(recorder, loops, skipped, io=io, cpu=cpu, step_s=settings.step_s, warm_start=warm)
     busy_s = steps * settings.step_s
     result["au"] = min(busy_s / result["seconds"], 1.0) if result["seconds"] else None
     result["achieved_step_s"] = sum(e["slept_s"] for e in steady) / steps if steps else None
@@ -357,7 +399,7 @@ def resident_batches(images, labels):
     return tf.data.Dataset.from_tensors((tf.constant(images), tf.constant(labels))).repeat()
 
 
-def run_model_only(model, batch, settings: ModeSettings, loops: int) -> dict:
+def run_model_only(model, batch, settings: ModeSettings, loops: int, clock=None) -> dict:
     """The identical model on one resident batch: `loops` timed steps after one untimed step.
 
     One fit of `loops + 1` steps; the sample runs from the end of the first step (which
@@ -366,12 +408,13 @@ def run_model_only(model, batch, settings: ModeSettings, loops: int) -> dict:
     from pipelines.base import FitInput
 
     fit_input = FitInput(x=resident_batches(*batch), steps_per_epoch=loops + 1)
-    recorder = fit_and_record(model, fit_input, 1)
+    cpu = window(clock)
+    recorder = fit_and_record(model, fit_input, 1, cpu=cpu, cpu_from_epoch=0)
     seconds = recorder.last_batch_end - recorder.first_batch_end
     images = loops * settings.batch_size
     return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
             "images": images, "seconds": seconds, "images_per_sec": images / seconds if seconds > 0 else None,
-            "warmup_included": False}
+            "warmup_included": False, **(cpu.fields() if cpu is not None else {})}
 
 
 def calibrate_model_only(model, batch, settings: ModeSettings) -> tuple[int, float]:
@@ -393,8 +436,9 @@ def calibrate_train(model_at_start, build, settings: ModeSettings, epochs: int) 
     return 1 + timed, epoch_s
 
 
-def run_train(model, fit_input, epochs: int, io=None) -> dict:
+def run_train(model, fit_input, epochs: int, io=None, clock=None) -> dict:
     """The timed training fit of `epochs` epochs, with no validation inside it: a pipeline that
     keeps its iterator across epochs would go on producing during validation, an untimed head
     start the others do not get. Accuracy comes from the cell's untimed accuracy fit."""
-    return record(fit_and_record(model, fit_input, epochs, io=io), epochs - 1, io=io)
+    cpu = window(clock)
+    return record(fit_and_record(model, fit_input, epochs, io=io, cpu=cpu), epochs - 1, io=io, cpu=cpu)

@@ -95,7 +95,8 @@ class EpochIO:
     files at each eviction. `begin()` and `end()` bracket an epoch; `records` holds one
     dict per epoch, merged into the epoch records by the modes. The harness's own time in
     the gap before an epoch (the eviction, the counting) is `page_cache_s`, which the
-    sample's window leaves out. Warm, nothing is done between epochs (counting the process
+    sample's window leaves out; its CPU time in the main thread, `page_cache_cpu_s`, which the
+    sample's CPU time leaves out. Warm, nothing is done between epochs (counting the process
     tree's I/O costs milliseconds, a cached pipeline's whole epoch): the worker counts the
     bytes of the whole run instead (`run_storage_read_bytes`).
     """
@@ -105,6 +106,7 @@ class EpochIO:
         self.records: list[dict] = []
         self._start: int | None = None
         self._gap_s = 0.0
+        self._gap_cpu_s = 0.0  # the main thread's CPU time in that gap (taken out of a sample's CPU)
         self._evicted: int | None = None
 
     @property
@@ -114,21 +116,23 @@ class EpochIO:
     def begin(self) -> None:
         if not self.cold:
             return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         extra = files_under(self.scratch) if self.scratch else []
         self._evicted = evict([*self.files, *extra]).bytes
         self._start = storage_read_bytes()
         self._gap_s += time.perf_counter() - started
+        self._gap_cpu_s += time.thread_time() - cpu
 
     def end(self) -> None:
         if not self.cold:
             return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         after = storage_read_bytes()
         read = after - self._start if after is not None and self._start is not None else None
         self.records.append({"storage_read_bytes": read, "evicted_bytes": self._evicted,
-                             "page_cache_s": self._gap_s})
+                             "page_cache_s": self._gap_s, "page_cache_cpu_s": self._gap_cpu_s})
         self._gap_s = time.perf_counter() - started  # in the gap before the next epoch
+        self._gap_cpu_s = time.thread_time() - cpu
 
 
 def sample_fields(epochs: Sequence[dict], mode: str, applies: bool) -> dict:

@@ -343,7 +343,8 @@ def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -
         framework = event["framework"]
         records[key].update(framework=framework, warmup_fit=event["warmup_fit"],
                             equivalence=event.get("equivalence"), accuracy_fits=event["accuracy_fits"],
-                            validation_resize=event.get("validation_resize"))
+                            validation_resize=event.get("validation_resize"),
+                            cpu_affinity=event.get("cores"), threads=event.get("threads"))
         doc["environment"].setdefault("framework", framework)
         doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
     for key, event in answers(procs, records, "ready", command="calibrate"):

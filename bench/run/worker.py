@@ -74,6 +74,36 @@ def machine_load() -> dict:
             "cpu_times": psutil.cpu_times()._asdict()}
 
 
+def restrict_cores(count: int | None) -> list[int]:
+    """Run this process, and every thread and child it starts, on the first `count` of the cores it
+    may use (`--cores`; None: all of them); returns the cores. Done before TensorFlow is
+    imported: its thread pools and tf.data's autotuner size themselves from the affinity."""
+    if not hasattr(os, "sched_setaffinity"):
+        return list(range(os.cpu_count() or 1))
+    allowed = sorted(os.sched_getaffinity(0))
+    if count is not None:
+        os.sched_setaffinity(0, allowed[:count])
+    return sorted(os.sched_getaffinity(0))
+
+
+def thread_affinity() -> dict:
+    """This process's threads by name, and the distinct core sets they may run on (Linux /proc):
+    how a `--cores` cell shows that TensorFlow's pools follow its affinity."""
+    names: dict[str, int] = {}
+    core_sets: set[tuple[int, ...]] = set()
+    task = Path("/proc/self/task")
+    if not task.exists():
+        return {}
+    for entry in task.iterdir():
+        try:
+            name = (entry / "comm").read_text().strip()
+            core_sets.add(tuple(sorted(os.sched_getaffinity(int(entry.name)))))
+        except OSError:  # the thread ended meanwhile
+            continue
+        names[name] = names.get(name, 0) + 1
+    return {"threads_by_name": dict(sorted(names.items())), "thread_core_sets": sorted(core_sets)}
+
+
 def steal_percent(before: dict, after: dict) -> float | None:
     """Share of all CPU time stolen by the hypervisor between two `machine_load` readings."""
     if "steal" not in before:
@@ -116,6 +146,14 @@ class CellWorker:
         self.accuracy: list[dict] = []  # the accuracy fit, then the band's further seeds
         self.loops = None
         self.calibration: dict = {}
+        self.clock = None  # a `bench.run.cpu_clock.CpuClock`: every timed sample's CPU time
+
+    def use_clock(self, cluster=None) -> None:
+        """Read each timed sample's CPU time, the local tf.data service's servers apart."""
+        from bench.run.cpu_clock import CpuClock
+
+        servers = (lambda: [p.pid for p in cluster.procs]) if cluster is not None else None
+        self.clock = CpuClock(servers)
 
     def request(self, trial: int):
         from pipelines.base import PipelineRequest
@@ -306,23 +344,24 @@ class CellWorker:
         loops = self.loops
         if mode == "model_only":  # its speed does not depend on the weights: no restore needed
             model = self.built[0] if self.built else self.model()[0]
-            return modes.run_model_only(model, self.model_batch, self.modes, loops.model_only_steps)
+            return modes.run_model_only(model, self.model_batch, self.modes, loops.model_only_steps,
+                                        clock=self.clock)
         io = self.epoch_io()
         if mode == "simulated" and self.read is not None:  # the pipeline mode's, read just now: warm
             fit_input, self.read = self.read, None
-            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, warm=True, io=io),
-                    "build_s": None}
+            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, warm=True, io=io,
+                                          clock=self.clock), "build_s": None}
         fit_input, build_s = self.pipeline(trial)
         if mode == "pipeline":
-            result = modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs, io=io)
+            result = modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs, io=io, clock=self.clock)
             reusable = not isinstance(fit_input.x, Iterator)  # a generator object is read once only
             self.read = fit_input if reusable and "simulated" in self.settings["modes"] else None
             return {**result, "build_s": build_s}
         if mode == "simulated":
-            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, io=io),
-                    "build_s": build_s}
+            return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, io=io,
+                                          clock=self.clock), "build_s": build_s}
         model, weights = self.model()
-        result = modes.run_train(model, fit_input, loops.train_epochs, io=io)
+        result = modes.run_train(model, fit_input, loops.train_epochs, io=io, clock=self.clock)
         return {**result, "build_s": build_s, "initial_weights_sha256": weights,
                 **shortfall(result["epochs"], len(self.spec.train_files), loops.train_epochs)}
 
@@ -441,6 +480,7 @@ def serve(job: dict) -> None:
         sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
         with sampler.phase("setup"):  # its own mark: no timed run's telemetry includes it
             cell = CellWorker({**job, "options": options})
+            cell.use_clock(cluster)
             equivalence = cell.check_data()
             cell.validate_like(equivalence)
             if "train" in job["settings"]["modes"]:
@@ -448,7 +488,8 @@ def serve(job: dict) -> None:
         freeze_heap()
         sampler.pause()
         emit("set_up", framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
-             accuracy_fits=cell.accuracy, validation_resize=cell.validation_resize)
+             accuracy_fits=cell.accuracy, validation_resize=cell.validation_resize,
+             cores=job.get("cores_used_list"), threads=thread_affinity())
         for line in sys.stdin:
             command = json.loads(line)
             if command["op"] == "calibrate":
@@ -534,6 +575,7 @@ def main(argv: list[str]) -> int:
 
     job = json.loads(Path(argv[0]).read_text())
     os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
+    job["cores_used_list"] = restrict_cores(job["cell"].get("cores"))
     try:
         if job.get("overhead_repeats"):
             result = run_overhead_check(job)
