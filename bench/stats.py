@@ -80,6 +80,14 @@ class Summary:
         return (self.high - self.low) / 2 / abs(self.median)
 
     @property
+    def max_deviation_fraction(self) -> float | None:
+        """The farther end of the interval from the median, as a fraction of it: "within ±5%"
+        means this is at most 0.05."""
+        if self.low is None or self.high is None or not self.median:
+            return None
+        return max(self.median - self.low, self.high - self.median) / abs(self.median)
+
+    @property
     def unstable(self) -> bool:
         """True when the interval's half-width exceeds 5% of the median."""
         width = self.half_width_fraction
@@ -269,9 +277,9 @@ def finish_comparisons(parts: list[dict], alpha: float = ALPHA, words: tuple[str
                        ) -> list[Comparison]:
     """Holm-adjust the family's p-values and give each comparison its verdict.
 
-    faster / slower (`words`: costs more / costs less, for CPU time) where the adjusted p is under alpha; "too few rounds" where even the
-    smallest p-value the test can give with this many samples could not pass Holm's
-    first step in a family of this size (so "within noise" would claim what was never
+    faster / slower (`words`: costs more / costs less, for CPU time) where the adjusted p is
+    under alpha; "too few rounds" where even the smallest p-value the test can give with this
+    many samples could not pass Holm's first step in a family of this size (so "within noise" would claim what was never
     testable); otherwise "within noise".
     """
     adjusted = holm([p["p_value"] for p in parts])

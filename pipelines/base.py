@@ -144,6 +144,13 @@ class Variant:
         after the first epoch. A disk cache's files are found by the harness."""
         return None if request.options.get("cache") == "memory" else request.spec.train_files
 
+    def decode_threads(self, options: Mapping[str, Any], cores: int) -> int:
+        """How many threads (or processes) share a steady-state epoch's per-image work on `cores`
+        cores: the structure a cost model needs to scale a rate to other core counts. A Python
+        loader's per-image work holds the GIL, so it runs as one; everything else is taken to
+        spread over the cores (variants with a fixed parallelism say so)."""
+        return 1 if self.python_loader else cores
+
     def decoded_copies(self, options: Mapping[str, Any]) -> int:
         """How many decoded (float32) copies of the training set this variant holds in memory.
 
@@ -160,6 +167,14 @@ class Variant:
             if key in by_name:
                 values[key] = by_name[key].convert(raw)
         return values
+
+
+def parallel_calls_threads(options: Mapping[str, Any], cores: int) -> int:
+    """Threads of a tf.data map with `parallel_calls` (an integer or autotune, which tf.data sizes
+    from the cores) over `interleave` streams, on `cores` cores."""
+    parallel = options.get("parallel_calls", "autotune")
+    per_stream = cores if parallel == "autotune" else int(parallel)
+    return max(1, min(cores, per_stream * int(options.get("interleave", 1) or 1)))
 
 
 def module_available(name: str) -> bool:

@@ -68,5 +68,9 @@ class Sequence(Variant):
 
         return python_plan(request)
 
+    def decode_threads(self, options, cores: int) -> int:
+        """Worker processes each have a GIL of their own; worker threads share one."""
+        return min(cores, options["workers"]) if options["use_multiprocessing"] else 1
+
     def build(self, request: PipelineRequest) -> FitInput:
         return FitInput(x=make_pydataset(request))

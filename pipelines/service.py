@@ -79,6 +79,10 @@ class TfDataService(Variant):
           if o.name != "cache"),  # a worker's cache lives for one job only: nothing to reuse
     )
 
+    def decode_threads(self, options, cores: int) -> int:
+        """The servers do the per-image work: one process per local worker."""
+        return min(cores, int(options.get("workers", 1) or 1))
+
     def build(self, request: PipelineRequest) -> FitInput:
         import tensorflow as tf
 

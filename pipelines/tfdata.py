@@ -24,6 +24,7 @@ from pipelines.base import (
     Option,
     PipelineRequest,
     Variant,
+    parallel_calls_threads,
     parse_bool,
     parse_parallelism,
     register,
@@ -96,6 +97,9 @@ class _TfDataBase(Variant):
                 deterministic=request.options["deterministic"],
             )
         return FitInput(x=finish(ds, request, len(spec.train_files)))
+
+    def decode_threads(self, options, cores: int) -> int:
+        return parallel_calls_threads(options, cores)
 
     def stages(self, request: PipelineRequest):
         from pipelines.stages import tf_plan

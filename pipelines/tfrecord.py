@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.base import FitInput, Option, PipelineRequest, Variant, register
+from pipelines.base import FitInput, Option, PipelineRequest, Variant, parallel_calls_threads, register
 from pipelines.decode import decode_resize
 from pipelines.files import built_atomically, cache_root
 from pipelines.spec import DataSpec
@@ -105,6 +105,9 @@ class TfRecord(Variant):
         ds = ds.map(lambda r: parse_example(r, spec.image_size),
                     num_parallel_calls=tf_value(opts["parallel_calls"]))
         return FitInput(x=finish(ds, request, len(spec.train_files)))
+
+    def decode_threads(self, options, cores: int) -> int:
+        return parallel_calls_threads(options, cores)
 
     def timed_files(self, request: PipelineRequest) -> tuple[str, ...] | None:
         if request.options["cache"] == "memory":

@@ -109,11 +109,30 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
             "accuracy": figures.accuracy_lines(rows, doc.get("target_accuracy"), analysis.band),
             "telemetry": figures.telemetry_lines(doc),
             "scaling": figures.scaling_lines(scaling),
+            "capacity": figures.capacity_lines([c.capacity for c in analysis.cells if c.capacity],
+                                               analysis.target_rate),
         },
+        costs=cost_rows(analysis), predictions=analysis.predictions, target_rate=analysis.target_rate,
     )
     path = run_dir / "report.html"
     atomic_write_text(path, html)
     return path
+
+
+def cost_rows(analysis: Analysis) -> list[dict]:
+    """The cost table: per cell, CPU µs per image in the deciding mode (with its interval), the
+    pipeline's own cost in training, the cost comparison with the baseline, and what it needs."""
+    rows = []
+    for c in analysis.cells:
+        cost, capacity = c.cpu.get(analysis.mode), c.capacity
+        if cost is None and capacity is None:
+            continue
+        rows.append({"label": c.cell.label, "cost": cost, "pipeline_cpu": c.pipeline_cpu,
+                     "pipeline_mode": c.cpu.get("pipeline"), "versus": c.vs_baseline_cpu,
+                     "cores_used": c.cores_used.get("pipeline"), "capacity": capacity,
+                     "cores_needed": c.cores_needed, "predicted": c.predicted_images_per_sec,
+                     "measured": capacity.images_per_sec if capacity else None})
+    return rows
 
 
 def band_label(doc: dict) -> str | None:
@@ -149,7 +168,7 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     return {"fastest": fastest, "members": members, "best_accuracy": analysis.best_accuracy,
             "slower": [p for p in pairs if p["comparison"].verdict == "slower"],
             "noise": analysis.accuracy_noise, "band": analysis.band, "loss_band": analysis.loss_band,
-            "test": analysis.test,
+            "test": analysis.test, "mode_key": analysis.mode,
             "excluded": [r for r in rows if r["status"] == "ok" and r["images_per_sec"]
                          and id(r["stats"]) not in accurate and not r["data_differs"]],
             "data_differs": [r for r in rows if r["data_differs"]],

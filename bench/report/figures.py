@@ -177,3 +177,32 @@ def scaling_lines(scaling: dict | None) -> str | None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     return to_svg(fig)
+
+
+def capacity_lines(capacities: list, target_rate: float | None, max_cores: int = 16) -> str | None:
+    """Predicted pipeline images/s against cores, one line per variant and settings (from its
+    fewest-core cell), with every measured cell as a point; the target rate dotted."""
+    groups: dict[str, list] = {}
+    for found in capacities:
+        groups.setdefault(found.cell.settings_key, []).append(found)
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    cores = list(range(1, max(max_cores, *(c.cores for c in capacities)) + 1))
+    colors = plt.get_cmap("tab10")
+    for index, members in enumerate(groups.values()):
+        base = min(members, key=lambda c: c.cores)
+        color = colors(index % 10)
+        name = base.cell.label.replace(f" @{base.cell.cores}c", "") if base.cell.cores else base.cell.label
+        ax.plot(cores, [base.predict(n) for n in cores], color=color, linestyle="--",
+                label=f"{name} (from {base.cores} core{'s' if base.cores > 1 else ''})")
+        ax.scatter([c.cores for c in members], [c.images_per_sec for c in members], color=color, zorder=3)
+    if target_rate:
+        ax.axhline(target_rate, color="#555", linestyle=":", label=f"target {target_rate:,.0f} images/s")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("cores of this machine's kind")
+    ax.set_ylabel("pipeline images/s (dashed: predicted; dots: measured)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    return to_svg(fig)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from bench.config import Cell, band_cell
 from bench.errors import PipebenchError
+from bench.results.capacity import Capacity, capacity_of, checks
 from bench.results.records import CellResult, ModeRun
 from bench.run.modes import MODES
 from bench.stats import (
@@ -69,6 +70,7 @@ CSV_COLUMNS = [
     "pipeline_cpu_us_per_image_median", "pipeline_cpu_us_per_image_low", "pipeline_cpu_us_per_image_high",
     "cpu_vs_baseline_ratio", "cpu_vs_baseline_low", "cpu_vs_baseline_high", "cpu_vs_baseline_p_adjusted",
     "cpu_vs_baseline_verdict",
+    "cores", "predicted_images_per_sec", "cores_needed_for_target", "target_rate", "binding_limit",
     "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
     "page_cache", "run_storage_read_bytes", "storage_read_bytes", "evicted_bytes", "cold_read_share_min",
     "page_cache_flag",
@@ -182,6 +184,9 @@ class CellStats:
     pipeline_cpu: Summary | None = None  # the pipeline's own CPU µs per image in training
     cores_used: dict[str, float | None] = field(default_factory=dict)  # mode -> median cores busy
     vs_baseline_cpu: Comparison | None = None  # the cost family: CPU µs per image against the baseline
+    capacity: Capacity | None = None  # cost and structure in pipeline mode (`bench.results.capacity`)
+    predicted_images_per_sec: float | None = None  # from the fewest-core cell of its settings (--cores)
+    cores_needed: int | None = None  # cores of this machine's kind that feed the target rate; None: cannot
     @property
     def cell(self) -> Cell:
         return self.result.cell
@@ -360,6 +365,8 @@ class Analysis:
     loss_band: Band | None = None  # the same seeds' final validation losses (runs that kept them)
     test: str = PAIRED_TEST
     mode: str = "train"  # what the recommendation and the verdicts rest on (`deciding_mode`)
+    predictions: tuple = ()  # `bench.results.capacity.PredictionCheck`s of the --cores cells
+    target_rate: float | None = None  # the simulated accelerator's images/s, which cores_needed feeds
 
 
 def baseline_candidates() -> list[str]:
@@ -449,11 +456,36 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
         return Comparison(**kept, p_value=None, p_adjusted=None, verdict="", test="ratio only")
 
     costs = cost_comparisons(cells, base, mode)
-    done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c), vs_baseline_cpu=costs.get(id(c)))
-            for c in cells]
+    needs = capacities(doc, cells)
+    done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c),
+                    vs_baseline_cpu=costs.get(id(c)), **needs["cells"].get(id(c), {})) for c in cells]
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
-                    tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses, mode=mode)
+                    tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses, mode=mode,
+                    predictions=needs["checks"], target_rate=needs["target_rate"])
+
+
+def capacities(doc: dict, cells: list[CellStats]) -> dict:
+    """Each cell's capacity, its predicted rate (--cores cells) and the cores it needs for the
+    target rate, keyed by id of its `CellStats`; the prediction checks; the target rate."""
+    config = doc.get("config") or {}
+    target = (config["batch_size"] / config["step_s"]
+              if config.get("step_s") and config.get("batch_size") else None)
+    usable = (doc.get("environment") or {}).get("cpu_affinity") or 1
+    found = {id(c): capacity_of(c.result, len(c.result.extra.get("cpu_affinity") or []) or usable,
+                                config.get("options") or ()) for c in cells}
+    present = [f for f in found.values() if f is not None]
+    predicted = {check.cell: check for check in checks(present)}
+    per_cell = {}
+    for c in cells:
+        capacity = found[id(c)]
+        if capacity is None:
+            continue
+        check = predicted.get(c.cell)
+        per_cell[id(c)] = {"capacity": capacity,
+                           "predicted_images_per_sec": check.predicted_images_per_sec if check else None,
+                           "cores_needed": capacity.cores_for(target) if target else None}
+    return {"cells": per_cell, "checks": tuple(predicted.values()), "target_rate": target}
 
 
 def cost_comparisons(cells: list[CellStats], base: CellStats | None, mode: str) -> dict[int, Comparison]:
@@ -530,8 +562,8 @@ def cost_columns(stats_: CellStats, run: ModeRun, analysis: Analysis) -> dict:
     own = stats_.pipeline_cpu if run.mode == "train" else None
     versus = stats_.vs_baseline_cpu if run.mode == analysis.mode else None
     return {
-        **{k: getattr(sample, k) for k in ("cpu_s", "service_cpu_s", "main_thread_cpu_s", "busiest_thread_cpu_s",
-                                            "cpu_us_per_image", "cores_used")},
+        **{k: getattr(sample, k) for k in ("cpu_s", "service_cpu_s", "main_thread_cpu_s",
+                                            "busiest_thread_cpu_s", "cpu_us_per_image", "cores_used")},
         "cpu_us_per_image_median": summary.median if summary else None,
         "cpu_us_per_image_low": summary.low if summary else None,
         "cpu_us_per_image_high": summary.high if summary else None,
@@ -540,7 +572,19 @@ def cost_columns(stats_: CellStats, run: ModeRun, analysis: Analysis) -> dict:
         "pipeline_cpu_us_per_image_low": own.low if own else None,
         "pipeline_cpu_us_per_image_high": own.high if own else None,
         **comparison_columns("cpu_vs_baseline", versus, ("ratio", "low", "high", "p_adjusted", "verdict")),
+        **need_columns(stats_, analysis),
     }
+
+
+def need_columns(stats_: CellStats, analysis: Analysis) -> dict:
+    """What the cell needs (the same on every row of the cell): `bench.results.capacity`."""
+    capacity = stats_.capacity
+    return {"cores": capacity.cores if capacity else stats_.cell.cores,
+            "predicted_images_per_sec": stats_.predicted_images_per_sec,
+            "cores_needed_for_target": (stats_.cores_needed if stats_.cores_needed is not None else "cannot")
+            if capacity and analysis.target_rate else None,
+            "target_rate": analysis.target_rate if capacity else None,
+            "binding_limit": capacity.binding if capacity else None}
 
 
 def accuracy_columns(stats_: CellStats, run: ModeRun, target: float | None, analysis: Analysis) -> dict:

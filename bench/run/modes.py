@@ -191,7 +191,8 @@ def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation
     batch) and at the end of the last epoch."""
     recorder = fit_recorder(on_epoch)
     cold = io is not None and io.cold
-    first = [epoch_callback(io, cpu, max(cpu_from_epoch, 1), epochs, cpu_from_epoch == 0)] if cold or cpu else []
+    first = ([epoch_callback(io, cpu, max(cpu_from_epoch, 1), epochs, cpu_from_epoch == 0)]
+             if cold or cpu else [])
     model.fit(
         fit_input.x, fit_input.y, epochs=epochs, steps_per_epoch=fit_input.steps_per_epoch,
         validation_data=validation, callbacks=[*first, recorder, *extra_callbacks], verbose=0,
