@@ -279,8 +279,8 @@ def finish_comparisons(parts: list[dict], alpha: float = ALPHA, words: tuple[str
 
     faster / slower (`words`: costs more / costs less, for CPU time) where the adjusted p is
     under alpha; "too few rounds" where even the smallest p-value the test can give with this
-    many samples could not pass Holm's first step in a family of this size (so "within noise" would claim what was never
-    testable); otherwise "within noise".
+    many samples could not pass Holm's first step in a family of this size (so "within noise"
+    would claim what was never testable); otherwise "within noise".
     """
     adjusted = holm([p["p_value"] for p in parts])
     family = sum(p["p_value"] is not None for p in parts)
