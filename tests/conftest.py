@@ -18,7 +18,7 @@ from tests.helpers.cli import HOSTILE, TAG, TINY, TINY_ARGS, run_cli
 
 # module- or session-scoped fixtures that each hold one real run shared by the tests reading it
 REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "slow_profile",
-             "saved_microbench", "small_run"}
+             "saved_microbench", "small_run", "cores_run"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups

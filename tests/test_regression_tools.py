@@ -45,11 +45,12 @@ def test_asv_benchmarks_discover_one_suite_per_variant_with_code_versions(tmp_pa
                  str(out), env={"ASV_PYTHONPATH": str(ROOT)})  # asv drops PYTHONPATH, keeps this
     assert result.returncode == 0, result.stderr[-2000:]
     found = {b["name"]: b for b in json.loads(out.read_text())}
-    assert len(found) == 4 * len(REGISTRY), sorted(found)
+    assert len(found) == 5 * len(REGISTRY), sorted(found)
     for name in REGISTRY:
         prefix = f"variants.Variant_{name}."
         assert found[prefix + "track_images_per_sec"]["unit"] == "images/s"
         assert found[prefix + "track_us_per_image"]["unit"] == "us/image"
+        assert found[prefix + "track_cpu_us_per_image"]["unit"] == "us/image"
         assert found[prefix + "track_first_batch_s"]["unit"] == "seconds"
         assert found[prefix + "peakmem_pipeline"]["type"] == "peakmemory"
     versions = {found[f"variants.Variant_{n}.track_images_per_sec"]["version"] for n in REGISTRY}
@@ -111,7 +112,7 @@ def test_microbench_compare_fails_past_the_threshold(saved_microbench):
 TIME_STATS = {"min", "max", "mean", "median", "stddev", "iqr", "q1", "q3", "total", "ld15iqr", "hd15iqr"}
 
 
-def test_the_us_per_image_twin_reads_the_same_measurement(tmp_path, monkeypatch):
+def test_the_us_per_image_twin_and_the_cost_read_the_same_measurement(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # asv runs each benchmark in its setup_cache folder
     monkeypatch.setenv("PIPEBENCH_CACHE", str(tmp_path / "cache"))
     from bench.asv_benchmarks import variants
@@ -119,9 +120,12 @@ def test_the_us_per_image_twin_reads_the_same_measurement(tmp_path, monkeypatch)
     suite = variants.Variant_in_memory_numpy()
     spec_json = suite.setup_cache()
     suite.setup(spec_json)
+    cost = suite.track_cpu_us_per_image(spec_json)  # asv's order: alphabetical; whichever runs first measures
     rate = suite.track_images_per_sec(spec_json)
-    assert rate > 0
+    assert rate > 0 and cost > 0
     assert suite.track_us_per_image(spec_json) == 1e6 / rate, "the twin is the same sample, inverted"
-    assert list((tmp_path / variants.RATES).iterdir()) == [], "handed over once, then gone"
+    # physics: CPU time over a window is at most the window times the cores (its readings bracket it)
+    assert cost <= 1e6 / rate * len(os.sched_getaffinity(0)) * 1.1
+    assert list((tmp_path / variants.RATES).iterdir()) == [], "handed over to both others, then gone"
     assert suite.track_us_per_image(spec_json) > 0  # alone: measures for itself
-    assert list((tmp_path / variants.RATES).iterdir()) == []
+    assert list((tmp_path / variants.RATES).iterdir()) != []  # and hands its sample on to the others

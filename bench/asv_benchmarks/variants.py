@@ -52,7 +52,7 @@ class _VariantSuite:
 
     def track_images_per_sec(self, spec_json):
         """Steady-state images/s read from the pipeline alone (epochs after the first)."""
-        return self.rate(reuse=False)
+        return self.measured()["images_per_sec"]
 
     track_images_per_sec.unit = "images/s"
 
@@ -61,28 +61,43 @@ class _VariantSuite:
 
         images/s rises when a pipeline gets faster, so asv files its improvements
         as regressions and misses its regressions; this twin reads right in asv's
-        own labels, `asv compare` and the site. It reuses the rate that
-        `track_images_per_sec` measured in this commit's run (asv runs that one
-        first, in the same folder), so the two never disagree; alone, it measures.
+        own labels, `asv compare` and the site. It reuses the sample that
+        `track_images_per_sec` took in this commit's run (`measured`), so the two never disagree.
         """
-        return 1e6 / self.rate(reuse=True)
+        return 1e6 / self.measured()["images_per_sec"]
 
     track_us_per_image.unit = "us/image"
 
-    def rate(self, reuse: bool) -> float:
-        """Pipeline-only images/s, handed from one benchmark process to the next through a file."""
+    def track_cpu_us_per_image(self, spec_json):
+        """CPU time per image of the same sample (the process's threads, user + system): what the
+        pipeline costs, which drifts several times less than its wall-clock rate on a shared
+        machine, so a regression in cost shows where one in speed is lost in noise."""
+        return self.measured()["cpu_us_per_image"]
+
+    track_cpu_us_per_image.unit = "us/image"
+
+    READERS = 3  # the track_* benchmarks above, which share one sample per commit
+
+    def measured(self) -> dict:
+        """One pipeline-only sample's rate and cost, taken by whichever of the `READERS` benchmarks
+        runs first and handed to the others (each in a process of its own) through a file."""
         from bench.run import in_process
 
         handed = Path(RATES) / f"{self.variant}.json"
-        if reuse and handed.exists():
-            rate = json.loads(handed.read_text())
-            handed.unlink()
-            return rate
-        rate = in_process.pipeline_only(self.variant, self.spec, self.scratch)["images_per_sec"]
-        if not reuse:
+        if handed.exists():
+            found = json.loads(handed.read_text())
+        else:
+            record = in_process.pipeline_only(self.variant, self.spec, self.scratch)
+            cpu = 1e6 * record["cpu_s"] / record["images"] if record.get("cpu_s") is not None else None
+            found = {"images_per_sec": record["images_per_sec"], "cpu_us_per_image": cpu,
+                     "left": self.READERS}
+        found["left"] -= 1
+        if found["left"] > 0:
             handed.parent.mkdir(exist_ok=True)
-            handed.write_text(json.dumps(rate))
-        return rate
+            handed.write_text(json.dumps(found))
+        else:
+            handed.unlink(missing_ok=True)
+        return found
 
     def track_first_batch_s(self, spec_json):
         """Seconds from building the pipeline to its first batch (decoding up front included)."""

@@ -17,7 +17,7 @@ from bench.config import Cell
 from bench.results.records import CellResult
 from bench.results.store import load_run
 from bench.run.modes import MODES
-from bench.stats import UNPAIRED_TEST, finish_comparisons, summarize, unpaired
+from bench.stats import COST_WORDS, UNPAIRED_TEST, finish_comparisons, summarize, unpaired
 
 HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
 DATASET_KEYS = ("sha256", "num_files", "total_bytes")
@@ -48,25 +48,35 @@ DRIFT_NOTE = ("these runs were measured at different times, so drift of the mach
 
 def compare_frame(base: dict, other: dict) -> pd.DataFrame:
     """Per cell and mode: both medians with their intervals, the ratio with a bootstrap interval,
-    and a verdict from the Mann-Whitney U test, Holm-corrected across the table."""
-    def rates(doc):
+    and a verdict from the Mann-Whitney U test, Holm-corrected across the table; beside them the
+    same for CPU µs per image (a family of its own: costs more / costs less), where both runs kept it."""
+    def per_cell(doc, read):
         return {(Cell.of(c).name, c["precision"], c["augmentation"], mode): list(by_round.values())
-                for c in doc["cells"] for mode in MODES
-                if (by_round := CellResult.from_dict(c).by_round(mode))}
+                for c in doc["cells"] for mode in MODES if (by_round := read(CellResult.from_dict(c), mode))}
 
-    a, b = rates(base), rates(other)
+    a, b = per_cell(base, CellResult.by_round), per_cell(other, CellResult.by_round)
     keys = [k for k in a if k in b]
     compared = finish_comparisons([unpaired("other", "base", k[3], b[k], a[k]) for k in keys])
+    ca, cb = per_cell(base, CellResult.cpu_by_round), per_cell(other, CellResult.cpu_by_round)
+    costed = [k for k in keys if k in ca and k in cb]
+    cost_parts = [unpaired("other", "base", k[3], cb[k], ca[k]) for k in costed]
+    cost_of = dict(zip(costed, finish_comparisons(cost_parts, words=COST_WORDS), strict=True))
     rows = []
     for key, comparison in zip(keys, compared, strict=True):
         sa, sb = summarize(a[key]), summarize(b[key])
+        cost = cost_of.get(key)
         rows.append({"variant": key[0], "precision": key[1], "augmentation": key[2], "mode": key[3],
                      "base_images_per_sec": sa.median, "other_images_per_sec": sb.median,
                      "base_low": sa.low, "base_high": sa.high, "base_coverage": sa.coverage,
                      "other_low": sb.low, "other_high": sb.high, "other_coverage": sb.coverage,
                      "ratio": comparison.ratio, "ratio_low": comparison.low, "ratio_high": comparison.high,
                      "p_adjusted": comparison.p_adjusted, "verdict": comparison.verdict,
-                     "test": comparison.test})
+                     "test": comparison.test,
+                     "base_cpu_us_per_image": summarize(ca[key]).median if cost else None,
+                     "other_cpu_us_per_image": summarize(cb[key]).median if cost else None,
+                     "cpu_ratio": cost.ratio if cost else None, "cpu_ratio_low": cost.low if cost else None,
+                     "cpu_ratio_high": cost.high if cost else None,
+                     "cpu_verdict": cost.verdict if cost else None})
     return pd.DataFrame(rows)
 
 

@@ -9,7 +9,10 @@
 * `sleep_per_batch`: each batch costs a calibrated sleep: two of them have the rate
   ratio their costs state (an A/B pair with a known answer);
 * `same_as_tf_data_tuned`: a `--pipeline` function returning exactly `tf_data_tuned`'s
-  dataset, so that a run holds an A/A pair.
+  dataset, so that a run holds an A/A pair;
+* `same_as_tf_data_naive` (and its copies `naive_copy_1` .. `naive_copy_8`) and
+  `naive_plus_cpu`: the cost A/A and A/B pairs of `tools/cost_check.py`, the second with a
+  stated extra CPU time per image, whose own cost `extra_cpu_us_per_image` measures apart.
 
 All but the last are tiny images in tf.data, used by the tests,
 `tools/peer_check.py` (against tfds.benchmark) and `tools/aa_check.py`.
@@ -101,3 +104,74 @@ def same_as_tf_data_tuned(request):
 
     tuned = get_variant("tf_data_tuned")
     return tuned.build(replace(request, options=options_for(tuned, {})))
+
+
+def same_as_tf_data_naive(request):
+    """Exactly `tf_data_naive`'s dataset under another name: one half of a cost A/A pair."""
+    from dataclasses import replace
+
+    from pipelines.base import get_variant, options_for
+
+    naive = get_variant("tf_data_naive")
+    return naive.build(replace(request, options=options_for(naive, {})))
+
+
+# Copies under other names, so that one run holds several A/A pairs with one baseline
+# (`--pipeline bench.run.known_cost:naive_copy_1 ...`, `tools/cost_check.py`).
+naive_copy_1 = naive_copy_2 = naive_copy_3 = naive_copy_4 = same_as_tf_data_naive
+naive_copy_5 = naive_copy_6 = naive_copy_7 = naive_copy_8 = same_as_tf_data_naive
+
+EXTRA_CPU_US = 250.0  # the stated extra work per image of `naive_plus_cpu`
+
+
+def burn_cpu(seconds: float) -> None:
+    """Spend `seconds` of this thread's CPU time (a busy loop on the thread's own clock)."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def with_extra_cpu(dataset, extra_us: float = EXTRA_CPU_US):
+    """`dataset` with `extra_us` µs of CPU work per element, in a sequential `tf.py_function` map."""
+    import tensorflow as tf
+
+    def work(x):
+        burn_cpu(extra_us / 1e6)
+        return x
+
+    def costly(x, y):
+        out = tf.py_function(work, [x], tf.float32)
+        out.set_shape(x.shape)
+        return out, y
+
+    return dataset.map(costly, num_parallel_calls=1)
+
+
+def naive_plus_cpu(request):
+    """`tf_data_naive` with `EXTRA_CPU_US` more CPU time per image, after its decode and before its
+    batching (the rest exactly as `tf_data_naive` builds it): a cost A/B pair."""
+    from dataclasses import replace
+
+    from pipelines.base import get_variant, options_for
+    from pipelines.tfdata import finish, read_decode
+    from pipelines.tfops import file_pairs
+
+    request = replace(request, options=options_for(get_variant("tf_data_naive"), {}))
+    decoded = with_extra_cpu(read_decode(file_pairs(request.spec), request), EXTRA_CPU_US)
+    return finish(decoded, request, len(request.spec.train_files))
+
+
+def extra_cpu_us_per_image(count: int = 2000, extra_us: float = EXTRA_CPU_US, image=(32, 32)) -> float:
+    """The extra work's own CPU µs per element, measured apart: tiny in-memory elements mapped by
+    it and batched, minus the same pipeline without the map."""
+    def cost(with_work: bool) -> float:
+        ds = tiny(count, image)
+        ds = (with_extra_cpu(ds, extra_us) if with_work else ds).batch(BATCH)
+        for _ in ds:  # warm
+            break
+        started = time.process_time()
+        for _ in ds:
+            pass
+        return (time.process_time() - started) / count * 1e6
+
+    return cost(True) - cost(False)
