@@ -82,6 +82,9 @@ class Capacity:
     @property
     def binding(self) -> str:
         """Which limit binds at the cores it ran on, in words."""
+        if self.service_cpu_us_per_image is not None and self.threads(self.cores) < self.cores:
+            return (f"its {self.threads(self.cores)} tf.data service worker(s): more workers, each of "
+                    "its own cores, spread the work")
         if self.utilisation < WAITING_BELOW:
             return (f"waiting: used {self.cores_used:.2f} of the {min(self.cores, self.threads(self.cores))} "
                     "core(s) its threads could use (storage, hand-offs, or another process)")

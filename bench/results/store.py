@@ -47,6 +47,9 @@ SCHEMA_VERSION = 3
 #      (`images`, `seconds`, `loops`), `started_unix`, `loadavg_1m` and `steal_percent`;
 #      cells have `calibration` and `loops`; the document lists `rounds` (each round's
 #      shuffled cell order); `telemetry_overhead` is a list (one check per loader).
+#      Added within 3, absent from older documents (read as None): each run's CPU time
+#      (`cpu_s`, `service_cpu_s`, `main_thread_cpu_s`, `busiest_thread_cpu_s`, `cpu_read_s`);
+#      each cell's `cores` (--cores), `cpu_affinity` and `threads`.
 
 LOSS_BAND_COVERAGE = 0.98  # 1% above it by chance; the accuracy band's is 95% (bench.stats.CONFIDENCE)
 MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run

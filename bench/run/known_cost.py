@@ -12,7 +12,8 @@
   dataset, so that a run holds an A/A pair;
 * `same_as_tf_data_naive` (and its copies `naive_copy_1` .. `naive_copy_8`) and
   `naive_plus_cpu`: the cost A/A and A/B pairs of `tools/cost_check.py`, the second with a
-  stated extra CPU time per image, whose own cost `extra_cpu_us_per_image` measures apart.
+  stated extra work per image (matrix products), whose own cost `extra_cpu_us_per_image`
+  measures apart.
 
 All but the last are tiny images in tf.data, used by the tests,
 `tools/peer_check.py` (against tfds.benchmark) and `tools/aa_check.py`.
@@ -121,34 +122,26 @@ def same_as_tf_data_naive(request):
 naive_copy_1 = naive_copy_2 = naive_copy_3 = naive_copy_4 = same_as_tf_data_naive
 naive_copy_5 = naive_copy_6 = naive_copy_7 = naive_copy_8 = same_as_tf_data_naive
 
-EXTRA_CPU_US = 250.0  # the stated extra work per image of `naive_plus_cpu`
+EXTRA_MATMULS = 24  # the stated extra work per image of `naive_plus_cpu`: 32x32 matrix products
 
 
-def burn_cpu(seconds: float) -> None:
-    """Spend `seconds` of this thread's CPU time (a busy loop on the thread's own clock)."""
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
-        pass
-
-
-def with_extra_cpu(dataset, extra_us: float = EXTRA_CPU_US):
-    """`dataset` with `extra_us` µs of CPU work per element, in a sequential `tf.py_function` map."""
+def with_extra_cpu(dataset, matmuls: int = EXTRA_MATMULS):
+    """`dataset` with `matmuls` chained 32x32 matrix products per element, in TensorFlow ops
+    (no Python, so no GIL: their cost does not depend on what the main thread does), made from
+    the element itself so that no optimisation can fold them away; the element is unchanged."""
     import tensorflow as tf
 
-    def work(x):
-        burn_cpu(extra_us / 1e6)
-        return x
-
     def costly(x, y):
-        out = tf.py_function(work, [x], tf.float32)
-        out.set_shape(x.shape)
-        return out, y
+        a = tf.image.resize(x, (32, 32))[:, :, 0]
+        for _ in range(matmuls):
+            a = tf.linalg.matmul(a, a) * 1e-3
+        return x + 0.0 * tf.reduce_sum(a), y
 
     return dataset.map(costly, num_parallel_calls=1)
 
 
 def naive_plus_cpu(request):
-    """`tf_data_naive` with `EXTRA_CPU_US` more CPU time per image, after its decode and before its
+    """`tf_data_naive` with `EXTRA_MATMULS` more work per image, after its decode and before its
     batching (the rest exactly as `tf_data_naive` builds it): a cost A/B pair."""
     from dataclasses import replace
 
@@ -157,21 +150,27 @@ def naive_plus_cpu(request):
     from pipelines.tfops import file_pairs
 
     request = replace(request, options=options_for(get_variant("tf_data_naive"), {}))
-    decoded = with_extra_cpu(read_decode(file_pairs(request.spec), request), EXTRA_CPU_US)
+    decoded = with_extra_cpu(read_decode(file_pairs(request.spec), request), EXTRA_MATMULS)
     return finish(decoded, request, len(request.spec.train_files))
 
 
-def extra_cpu_us_per_image(count: int = 2000, extra_us: float = EXTRA_CPU_US, image=(32, 32)) -> float:
+def extra_cpu_us_per_image(count: int = 2000, matmuls: int = EXTRA_MATMULS, image=(32, 32),
+                           repeats: int = 7) -> float:
     """The extra work's own CPU µs per element, measured apart: tiny in-memory elements mapped by
-    it and batched, minus the same pipeline without the map."""
-    def cost(with_work: bool) -> float:
+    it and batched, minus the same pipeline without the map; paired over `repeats` interleaved
+    passes of each (after a warm pass), the median difference."""
+    import numpy as np
+
+    def pipeline(with_work: bool):
         ds = tiny(count, image)
-        ds = (with_extra_cpu(ds, extra_us) if with_work else ds).batch(BATCH)
-        for _ in ds:  # warm
-            break
+        return (with_extra_cpu(ds, matmuls) if with_work else ds).batch(BATCH)
+
+    def cost(ds) -> float:
         started = time.process_time()
         for _ in ds:
             pass
         return (time.process_time() - started) / count * 1e6
 
-    return cost(True) - cost(False)
+    worked, plain = pipeline(True), pipeline(False)
+    cost(worked), cost(plain)  # warm: tracing, first calls
+    return float(np.median([cost(worked) - cost(plain) for _ in range(repeats)]))

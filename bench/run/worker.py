@@ -21,6 +21,7 @@ Events are `@pipebench {json}` lines on stdout; everything else goes to the log.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -82,8 +83,18 @@ def restrict_cores(count: int | None) -> list[int]:
         return list(range(os.cpu_count() or 1))
     allowed = sorted(os.sched_getaffinity(0))
     if count is not None:
-        os.sched_setaffinity(0, allowed[:count])
+        # sched_setaffinity sets one thread's; threads started already (NumPy's BLAS pool, found
+        # by tests/run/test_cores.py) keep theirs, so every thread of the process is set
+        for thread in thread_ids():
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(thread, allowed[:count])
     return sorted(os.sched_getaffinity(0))
+
+
+def thread_ids() -> list[int]:
+    """This process's threads (Linux /proc; else the calling thread, 0)."""
+    task = Path("/proc/self/task")
+    return [int(entry.name) for entry in task.iterdir()] if task.exists() else [0]
 
 
 def thread_affinity() -> dict:

@@ -80,6 +80,17 @@ def test_run_report_in_chromium(browser, quick_run):
     assert losses.startswith("Loss band:") and "cross-entropy" in losses
     caption = browser.find_element("id", "fig-accuracy").get_attribute("alt")
     assert caption.startswith("Validation accuracy of each cell's accuracy fit")
+    costs = browser.find_elements("css selector", "#cost-table tbody tr")
+    assert len(costs) == len(rows)  # every cell kept its CPU time
+    for row in costs:
+        cost = row.find_element("css selector", "td.cost").text.replace(",", "")
+        assert float(cost) > 0, row.text  # CPU µs per image in training, the deciding mode
+    verdicts = {r.find_element("css selector", "td.cost-verdict").text for r in costs}
+    assert any(v.endswith(("too few rounds", "within noise", "costs more", "costs less")) for v in verdicts)
+    needed = [r.find_element("css selector", "td.cores-needed").text for r in costs]
+    assert all(n == "cannot" or n.isdigit() or "service worker" in n for n in needed), needed
+    assert "µs of CPU per image" in browser.find_element("id", "headline").text  # what it costs, too
+    assert browser.find_element("id", "fig-capacity").get_attribute("alt").startswith("What a pipeline needs")
     screenshot(browser, "report.png")
 
 
@@ -92,6 +103,8 @@ def test_comparison_report_in_chromium(browser, quick_run, tmp_path):
     rows = browser.find_elements("css selector", "table.comparison tbody tr")
     # a one-round run against itself: no test can tell anything with one sample a side, and it says so
     assert len(rows) >= 4 and all("too few rounds" in r.text for r in rows)
+    costs = browser.find_elements("css selector", "table.comparison td.cost-verdict")
+    assert len(costs) == len(rows) and all(c.text == "too few rounds" for c in costs)  # cost: the same rule
     assert "drift of the machine between them is not controlled" in browser.find_element("id", "drift").text
     screenshot(browser, "compare.png")
 

@@ -123,6 +123,7 @@ def test_service_workers_come_from_the_servers_cost():
     # each 1-core worker makes 0.9 * 1e6 / 1500 = 600 images/s
     assert found.service_workers_for(1000.0) == 2
     assert found.service_workers_for(1800.0, cores_per_worker=2) == 2
+    assert "service worker" in found.binding
 
 
 def test_each_cell_is_predicted_from_the_fewest_core_cell_of_its_settings():
