@@ -17,7 +17,8 @@ the worker takes real samples, longer until two in a row last at least
 every round then repeats that many. A sample's window is continuous, from the start of the first epoch after
 the warm-up epoch to the end of the last batch, so the costs between epochs
 (an iterator restarted, or not) count the same way for every variant. Each
-sample keeps its images and seconds.
+sample keeps its images and seconds, and the CPU time of the same window (`clock`, a
+`bench.run.cpu_clock.CpuClock`, read only at its two ends; none during calibration).
 """
 
 from __future__ import annotations
