@@ -73,7 +73,8 @@ CSV_COLUMNS = [
     "pipeline_cpu_us_per_image_median", "pipeline_cpu_us_per_image_low", "pipeline_cpu_us_per_image_high",
     "cpu_vs_baseline_ratio", "cpu_vs_baseline_low", "cpu_vs_baseline_high", "cpu_vs_baseline_p_adjusted",
     "cpu_vs_baseline_verdict",
-    "cores", "predicted_images_per_sec", "cores_needed_for_target", "target_rate", "binding_limit",
+    "cores", "predicted_images_per_sec", "cores_needed_for_target", "service_workers_for_target",
+    "target_rate", "binding_limit",
     "cpu_percent", "peak_rss_bytes", "read_bytes", "gpu_util_percent",
     "page_cache", "run_storage_read_bytes", "storage_read_bytes", "evicted_bytes", "cold_read_share_min",
     "page_cache_flag",
@@ -585,6 +586,8 @@ def need_columns(stats_: CellStats, analysis: Analysis) -> dict:
     return {"cores": capacity.cores if capacity else stats_.cell.cores,
             "predicted_images_per_sec": stats_.predicted_images_per_sec,
             "cores_needed_for_target": (stats_.cores_needed if stats_.cores_needed is not None else "cannot")
+            if capacity and analysis.target_rate else None,
+            "service_workers_for_target": capacity.service_workers_for(analysis.target_rate)
             if capacity and analysis.target_rate else None,
             "target_rate": analysis.target_rate if capacity else None,
             "binding_limit": capacity.binding if capacity else None}
