@@ -38,6 +38,12 @@ PAIRED_TEST = "exact two-sided Wilcoxon signed-rank test on per-round log ratios
 UNPAIRED_TEST = "two-sided Mann-Whitney U test on the samples of the two runs, Holm-corrected, alpha 0.05"
 
 
+def median_of(values) -> float | None:
+    """The median of the values that are not None; None where none is."""
+    present = [v for v in values if v is not None]
+    return float(np.median(present)) if present else None
+
+
 def clean(samples) -> np.ndarray:
     """The finite samples, sorted."""
     return np.sort(np.asarray([s for s in samples if s is not None and math.isfinite(s)], float))

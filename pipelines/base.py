@@ -294,6 +294,15 @@ def options_for(variant: Variant, scoped: Mapping[str, Mapping[str, str]]) -> di
     return variant.resolve_options(merged)
 
 
+def cell_options(variant: Variant, run_options: Iterable[str], own_options: Iterable[str]) -> dict[str, Any]:
+    """The resolved options of a run's cell: the run's `--opt` values, then the cell's own
+    `NAME=VALUE` options (e.g. a service cell's `workers=2`) over them."""
+    scoped = split_overrides(run_options)
+    own = split_overrides(own_options).get("*", {})
+    scoped[variant.name] = {**scoped.get(variant.name, {}), **own}
+    return options_for(variant, scoped)
+
+
 def validate_overrides(variant_names: Iterable[str], scoped: Mapping[str, Mapping[str, str]]) -> None:
     """Reject option names no selected variant has, and values out of range, before any run."""
     variants = [get_variant(n) for n in variant_names]

@@ -39,14 +39,18 @@ MODES = ("pipeline", "train", "model_only", "simulated")
 AA_PIPELINE = "bench.run.known_cost:same_as_tf_data_tuned"
 
 
-def aa_run(results: Path, trials: int, extra: list[str]) -> Path:
-    """One pipebench run of the A/A pair; its folder."""
+def run_into(results: Path, arguments: list[str]) -> Path:
+    """`pipebench run ARGUMENTS --results-dir RESULTS`, quietly; the run's new folder."""
     before = set(results.glob("*")) if results.exists() else set()
-    command = [sys.executable, "-m", "bench", "run", "--preset", "default", "--variants", "tf_data_tuned",
-               "--pipeline", AA_PIPELINE, "--trials", str(trials), "--no-overhead-check",
-               "--results-dir", str(results), *extra]
+    command = [sys.executable, "-m", "bench", "run", *arguments, "--results-dir", str(results)]
     subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return next(iter(set(results.glob("*")) - before))
+
+
+def aa_run(results: Path, trials: int, extra: list[str]) -> Path:
+    """One pipebench run of the A/A pair; its folder."""
+    return run_into(results, ["--preset", "default", "--variants", "tf_data_tuned", "--pipeline", AA_PIPELINE,
+                              "--trials", str(trials), "--no-overhead-check", *extra])
 
 
 def aa_comparisons(run_dir: Path) -> list:

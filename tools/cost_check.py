@@ -42,14 +42,13 @@ HOG = "while True: pass"
 
 def one_run(results: Path, trials: int, extra: list[str]) -> Path:
     """One pipebench run of the baseline, its copies and the costlier one; its folder."""
-    before = set(results.glob("*")) if results.exists() else set()
+    from tools.aa_check import run_into
+
     pipelines = [f"{KNOWN}:naive_copy_{k}" for k in range(1, COPIES + 1)] + [f"{KNOWN}:naive_plus_cpu"]
-    command = [sys.executable, "-m", "bench", "run", "--preset", "default", "--variants", "tf_data_naive",
-               *[arg for p in pipelines for arg in ("--pipeline", p)], "--baseline", "tf_data_naive",
-               "--modes", "pipeline", "--trials", str(trials), "--no-overhead-check",
-               "--results-dir", str(results), *extra]
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return next(iter(set(results.glob("*")) - before))
+    given = [arg for p in pipelines for arg in ("--pipeline", p)]
+    return run_into(results, ["--preset", "default", "--variants", "tf_data_naive", *given,
+                              "--baseline", "tf_data_naive", "--modes", "pipeline", "--trials", str(trials),
+                              "--no-overhead-check", *extra])
 
 
 def cost_comparisons(run_dir: Path) -> tuple[list, list, float]:

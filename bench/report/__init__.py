@@ -131,8 +131,7 @@ def cost_rows(analysis: Analysis) -> list[dict]:
                      "pipeline_mode": c.cpu.get("pipeline"), "versus": c.vs_baseline_cpu,
                      "cores_used": c.cores_used.get("pipeline"), "capacity": capacity,
                      "cores_needed": c.cores_needed, "predicted": c.predicted_images_per_sec,
-                     "service_workers": capacity.service_workers_for(analysis.target_rate)
-                     if capacity and analysis.target_rate else None,
+                     "service_workers": c.service_workers_needed,
                      "measured": capacity.images_per_sec if capacity else None})
     return rows
 

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 
 from bench.config import Cell
 from bench.results.records import CellResult
+from bench.stats import median_of
 
 WAITING_BELOW = 0.8  # utilisation under which a cell is said to wait rather than compute
+MAX_CORES_TABLE = 256  # the core counts a capacity is tabulated for
 
 
 @dataclass(frozen=True)
@@ -93,29 +95,17 @@ class Capacity:
         return "its cores"
 
 
-MAX_CORES_TABLE = 256
-
-
 def threads_table(cell: Cell, run_options: list[str] | tuple[str, ...]) -> tuple[int, ...]:
     """The variant's `decode_threads` for 1..MAX_CORES_TABLE cores, with the run's options; a
     variant that cannot be loaded here (a user's pipeline whose module is gone) is taken to spread."""
-    from pipelines.base import get_variant, options_for, split_overrides
+    from pipelines.base import cell_options, get_variant
 
     try:
         variant = get_variant(cell.variant)
-        scoped = split_overrides(list(run_options))
-        own = split_overrides(list(cell.options)).get("*", {})
-        scoped[cell.variant] = {**scoped.get(cell.variant, {}), **own}
-        options = options_for(variant, scoped)
+        options = cell_options(variant, run_options, cell.options)
         return tuple(variant.decode_threads(options, n) for n in range(1, MAX_CORES_TABLE + 1))
     except Exception:  # noqa: BLE001  (any failure to load it: assume the work spreads)
         return tuple(range(1, MAX_CORES_TABLE + 1))
-
-
-def median(values: list[float]) -> float | None:
-    import numpy as np
-
-    return float(np.median(values)) if values else None
 
 
 def capacity_of(result: CellResult, cores_available: int, run_options=()) -> Capacity | None:
@@ -128,9 +118,9 @@ def capacity_of(result: CellResult, cores_available: int, run_options=()) -> Cap
                if r.sample.service_cpu_s is not None]
     used = [(r.sample.cpu_s + (r.sample.service_cpu_s or 0.0)) / r.sample.seconds for r in runs]
     return Capacity(cell=result.cell, cores=result.cell.cores or cores_available,
-                    images_per_sec=median([r.images_per_sec for r in runs]),
-                    cpu_us_per_image=median(total), service_cpu_us_per_image=median(service),
-                    cores_used=median(used), threads_at=threads_table(result.cell, run_options))
+                    images_per_sec=median_of([r.images_per_sec for r in runs]),
+                    cpu_us_per_image=median_of(total), service_cpu_us_per_image=median_of(service),
+                    cores_used=median_of(used), threads_at=threads_table(result.cell, run_options))
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from bench.stats import (
     Comparison,
     Summary,
     finish_comparisons,
+    median_of,
     paired,
     prediction_band,
     summarize,
@@ -148,11 +149,6 @@ def time_to_accuracy(epochs, target: float | None) -> float | None:
     return None
 
 
-def median_of(values) -> float | None:
-    present = [v for v in values if v is not None]
-    return float(np.median(present)) if present else None
-
-
 @dataclass(frozen=True)
 class CellStats:
     """What a cell's raw runs say, derived once and read by the CSV, the report and `compare`.
@@ -191,6 +187,7 @@ class CellStats:
     capacity: Capacity | None = None  # cost and structure in pipeline mode (`bench.results.capacity`)
     predicted_images_per_sec: float | None = None  # from the fewest-core cell of its settings (--cores)
     cores_needed: int | None = None  # cores of this machine's kind that feed the target rate; None: cannot
+    service_workers_needed: int | None = None  # tf.data service workers of one core for the target rate
     @property
     def cell(self) -> Cell:
         return self.result.cell
@@ -488,7 +485,8 @@ def capacities(doc: dict, cells: list[CellStats]) -> dict:
         check = predicted.get(c.cell)
         per_cell[id(c)] = {"capacity": capacity,
                            "predicted_images_per_sec": check.predicted_images_per_sec if check else None,
-                           "cores_needed": capacity.cores_for(target) if target else None}
+                           "cores_needed": capacity.cores_for(target) if target else None,
+                           "service_workers_needed": capacity.service_workers_for(target) if target else None}
     return {"cells": per_cell, "checks": tuple(predicted.values()), "target_rate": target}
 
 
@@ -498,10 +496,9 @@ def cost_comparisons(cells: list[CellStats], base: CellStats | None, mode: str) 
     if base is None:
         return {}
     reference = base.result.cpu_by_round(mode)
-    others = [c for c in cells if c is not base and c.result.cpu_by_round(mode) and reference]
-    parts = [paired(c.cell.label, base.cell.label, mode, c.result.cpu_by_round(mode), reference)
-             for c in others]
-    kept = [(c, p) for c, p in zip(others, parts, strict=True) if p["n"]]
+    parts = [(c, paired(c.cell.label, base.cell.label, mode, c.result.cpu_by_round(mode), reference))
+             for c in cells if c is not base]
+    kept = [(c, p) for c, p in parts if p["n"]]
     done = finish_comparisons([p for _, p in kept], words=COST_WORDS)
     return {id(c): comparison for (c, _), comparison in zip(kept, done, strict=True)}
 
@@ -587,8 +584,7 @@ def need_columns(stats_: CellStats, analysis: Analysis) -> dict:
             "predicted_images_per_sec": stats_.predicted_images_per_sec,
             "cores_needed_for_target": (stats_.cores_needed if stats_.cores_needed is not None else "cannot")
             if capacity and analysis.target_rate else None,
-            "service_workers_for_target": capacity.service_workers_for(analysis.target_rate)
-            if capacity and analysis.target_rate else None,
+            "service_workers_for_target": stats_.service_workers_needed,
             "target_rate": analysis.target_rate if capacity else None,
             "binding_limit": capacity.binding if capacity else None}
 

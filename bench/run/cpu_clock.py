@@ -33,7 +33,7 @@ import contextlib
 import resource
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psutil
@@ -64,23 +64,6 @@ def own_cpu_s() -> float:
     return time.process_time() + reaped.ru_utime + reaped.ru_stime
 
 
-def tree_cpu_s(roots: Iterable[psutil.Process]) -> float:
-    """Summed `process_cpu_s` of `roots` and their live descendants (vanished ones skipped)."""
-    total, seen = 0.0, set()
-    for root in roots:
-        try:
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            continue
-        for proc in procs:
-            if proc.pid in seen:
-                continue
-            seen.add(proc.pid)
-            with contextlib.suppress(psutil.Error):
-                total += process_cpu_s(proc)
-    return total
-
-
 class CpuClock:
     """Reads a `CpuReading` of this process's tree, with `servers()` (pids) counted apart.
 
@@ -107,19 +90,41 @@ class CpuClock:
                           threads_s=threads, main_thread_id=threading.main_thread().native_id)
 
     def _others(self) -> tuple[float, float | None, dict[int, float]]:
-        """Live children's trees (servers apart), and this process's threads."""
-        server_pids = set(self.servers()) if self.servers else set()
+        """Live descendants' CPU seconds (servers' subtrees apart), and this process's threads.
+
+        One listing of the descendants (psutil walks every process of the machine to list
+        children, milliseconds each time), split by whether a server is among a process's
+        ancestors."""
+        servers = set(self.servers()) if self.servers else set()
         try:
-            children = self.root.children()
+            descendants = self.root.children(recursive=True)
         except psutil.Error:
-            children = []
-        mine = [c for c in children if c.pid not in server_pids]
-        servers = [c for c in children if c.pid in server_pids]
+            descendants = []
+        parent = {}
+        for proc in descendants:
+            with contextlib.suppress(psutil.Error):
+                parent[proc.pid] = proc.ppid()
+        mine = served = 0.0
+        for proc in descendants:
+            with contextlib.suppress(psutil.Error):
+                if under(proc.pid, servers, parent):
+                    served += process_cpu_s(proc)
+                else:
+                    mine += process_cpu_s(proc)
         try:
             threads = {t.id: t.user_time + t.system_time for t in self.root.threads()}
         except psutil.Error:
             threads = {}
-        return tree_cpu_s(mine), (tree_cpu_s(servers) if self.servers else None), threads
+        return mine, (served if self.servers else None), threads
+
+
+def under(pid: int, roots: set[int], parent: dict[int, int]) -> bool:
+    """Whether `pid` is one of `roots` or below one, following `parent` (pid -> its parent's)."""
+    while pid not in roots:
+        if pid not in parent:
+            return False
+        pid = parent[pid]
+    return True
 
 
 def window_fields(start: CpuReading | None, end: CpuReading | None, read_s: float = 0.0,

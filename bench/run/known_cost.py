@@ -97,24 +97,27 @@ def sleep_per_batch(count: int, cost_s: float, batch: int = BATCH):
     return tiny(count).batch(batch).map(sleeping(cost_s, (None, *IMAGE, 3)), num_parallel_calls=1)
 
 
-def same_as_tf_data_tuned(request):
-    """Exactly `tf_data_tuned`'s dataset under another name: one half of an A/A pair."""
+def as_built_in(name: str, request):
+    """`request` with the built-in variant `name`'s default options (a `--pipeline` has none)."""
     from dataclasses import replace
 
     from pipelines.base import get_variant, options_for
 
-    tuned = get_variant("tf_data_tuned")
-    return tuned.build(replace(request, options=options_for(tuned, {})))
+    return replace(request, options=options_for(get_variant(name), {}))
+
+
+def same_as_tf_data_tuned(request):
+    """Exactly `tf_data_tuned`'s dataset under another name: one half of an A/A pair."""
+    from pipelines.base import get_variant
+
+    return get_variant("tf_data_tuned").build(as_built_in("tf_data_tuned", request))
 
 
 def same_as_tf_data_naive(request):
     """Exactly `tf_data_naive`'s dataset under another name: one half of a cost A/A pair."""
-    from dataclasses import replace
+    from pipelines.base import get_variant
 
-    from pipelines.base import get_variant, options_for
-
-    naive = get_variant("tf_data_naive")
-    return naive.build(replace(request, options=options_for(naive, {})))
+    return get_variant("tf_data_naive").build(as_built_in("tf_data_naive", request))
 
 
 # Copies under other names, so that one run holds several A/A pairs with one baseline
@@ -143,13 +146,10 @@ def with_extra_cpu(dataset, matmuls: int = EXTRA_MATMULS):
 def naive_plus_cpu(request):
     """`tf_data_naive` with `EXTRA_MATMULS` more work per image, after its decode and before its
     batching (the rest exactly as `tf_data_naive` builds it): a cost A/B pair."""
-    from dataclasses import replace
-
-    from pipelines.base import get_variant, options_for
     from pipelines.tfdata import finish, read_decode
     from pipelines.tfops import file_pairs
 
-    request = replace(request, options=options_for(get_variant("tf_data_naive"), {}))
+    request = as_built_in("tf_data_naive", request)
     decoded = with_extra_cpu(read_decode(file_pairs(request.spec), request), EXTRA_MATMULS)
     return finish(decoded, request, len(request.spec.train_files))
 

@@ -48,10 +48,9 @@ from bench.results.store import (
 from bench.run import environment, memory
 from bench.run.worker import EVENT_PREFIX
 from pipelines.base import (
+    cell_options,
     get_variant,
     module_available,
-    options_for,
-    split_overrides,
     tensorflow_available,
     with_capability,
 )
@@ -84,14 +83,11 @@ def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dic
     slug = cell.key.replace("|", "__").replace(":", "_").replace("/", "_")
     scratch = run_dir / "scratch" / slug
     scratch.mkdir(parents=True, exist_ok=True)
-    scoped = split_overrides(config.options)
-    own = split_overrides(cell.options).get("*", {})
-    scoped[cell.variant] = {**scoped.get(cell.variant, {}), **own}
     return {
         "cell": cell.to_record(),
         "settings": {k: getattr(config, k) for k in SETTINGS} | {
             "band_seeds": config.accuracy_seeds if cell == band_cell(config.cells) else 1},
-        "options": options_for(get_variant(cell.variant), scoped),
+        "options": cell_options(get_variant(cell.variant), config.options, cell.options),
         "spec": spec.to_json(),
         "scratch_dir": str(scratch),
         "result_path": str(run_dir / "cells" / f"{slug}.json"),

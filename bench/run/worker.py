@@ -102,13 +102,12 @@ def thread_affinity() -> dict:
     how a `--cores` cell shows that TensorFlow's pools follow its affinity."""
     names: dict[str, int] = {}
     core_sets: set[tuple[int, ...]] = set()
-    task = Path("/proc/self/task")
-    if not task.exists():
+    if not Path("/proc/self/task").exists():
         return {}
-    for entry in task.iterdir():
+    for thread in thread_ids():
         try:
-            name = (entry / "comm").read_text().strip()
-            core_sets.add(tuple(sorted(os.sched_getaffinity(int(entry.name)))))
+            name = Path(f"/proc/self/task/{thread}/comm").read_text().strip()
+            core_sets.add(tuple(sorted(os.sched_getaffinity(thread))))
         except OSError:  # the thread ended meanwhile
             continue
         names[name] = names.get(name, 0) + 1
