@@ -14,7 +14,7 @@ import sys
 import nox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench.run.gpu import nvidia_gpu_present  # noqa: E402  (standard library only; before any install)
+from bench.machine import nvidia_gpu_present  # noqa: E402  (standard library only; before any install)
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True

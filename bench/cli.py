@@ -268,7 +268,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
 
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from bench.config import RunConfig
-    from bench.results.store import load_run
+    from bench.results.document import load_run
     from bench.run.runner import run
 
     if args.resume is not None:
@@ -282,12 +282,32 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     for cell in failed:
         print(f"{cell['status']}: {cell['variant']} {cell['precision']} {cell['augmentation']}: "
               f"{cell.get('error')}", file=sys.stderr)
-    print(f"results: {outcome.run_dir / 'results.csv'}")
-    print(f"report: {outcome.report_path}")
+    table, report = publish(outcome.run_dir)
+    print(f"results: {table}")
+    print(f"report: {report}")
     if outcome.interrupted:
         print("interrupted: the results above are incomplete", file=sys.stderr)
         return 130
     return 0
+
+
+def publish(run_dir: Path, baseline: str | None = None) -> tuple[Path, Path]:
+    """What is derived from a run's results.json: results.csv and report.html, in that order.
+
+    The document was saved after every trial, so an analysis that fails here loses no
+    measurement: the error says so, and `pipebench report DIR` derives them again."""
+    from bench.report import render_report
+    from bench.results.document import load_run
+    from bench.results.table import write_table
+
+    try:
+        return write_table(run_dir, load_run(run_dir)), render_report(run_dir, baseline)
+    except PipebenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (a fault in the analysis, not in the measurements)
+        raise PipebenchError(f"the analysis of {str(run_dir)!r} failed ({type(exc).__name__}: {exc}); "
+                             f"every measurement is kept in its results.json; `pipebench report {run_dir}` "
+                             "derives the table and the report again") from exc
 
 
 def cmd_list() -> int:
@@ -314,14 +334,14 @@ def cmd_list() -> int:
 def cmd_compare(runs: list[Path], out: Path | None) -> int:
     import time
 
-    from bench.results.compare import compare_runs, render_comparison
+    from bench.report.compare_page import render_comparison
+    from bench.results.compare import DRIFT_NOTE, compare_runs
+    from bench.stats import UNPAIRED_TEST
 
     if len(runs) < 2:
         raise PipebenchError("compare needs two or more run folders")
-    from bench.results.compare import DRIFT_NOTE
-    from bench.stats import UNPAIRED_TEST
-
-    warnings, frames, _ = compare_runs(runs)
+    compared = compare_runs(runs)
+    warnings, frames, _ = compared
     print(f"note: {DRIFT_NOTE}", file=sys.stderr)
     print(f"verdicts: {UNPAIRED_TEST}", file=sys.stderr)
     for warning in warnings:
@@ -334,7 +354,7 @@ def cmd_compare(runs: list[Path], out: Path | None) -> int:
         print(frame[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}")
               if not frame.empty else "  no cell in common")
     out = out or Path("results") / time.strftime("compare-%Y%m%d-%H%M%S")
-    print(f"report: {render_comparison(runs, out)}")
+    print(f"report: {render_comparison(runs, out, compared)}")
     return 0
 
 
@@ -451,9 +471,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_profile(args)
         if args.command == "compare":
             return cmd_compare(args.runs, args.out)
-        from bench.report import render_report
-
-        print(f"report: {render_report(args.run, args.baseline)}")
+        table, report = publish(Path(args.run), args.baseline)
+        print(f"results: {table}")
+        print(f"report: {report}")
         return 0
     except PipebenchError as exc:
         if isinstance(exc, DataCheckFailed):

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from bench.data.dataset import EmbeddedDataset
 from bench.data.photos import PHOTO_LONG_SIDE
 from bench.errors import PipebenchError, unknown_choice
-from bench.run.models import PRECISIONS
-from bench.run.modes import MODES
+from bench.machine import nvidia_gpu_present
 from pipelines.base import (
     AUGMENTATIONS,
     REGISTRY,
@@ -128,8 +127,6 @@ AXIS_ROWS = (("mixed", "none"), ("float32", "tf_image"), ("float32", "keras_laye
 
 def mixed_precision() -> str:
     """The mixed-precision row's policy: float16 where a GPU is present, bfloat16 on a CPU."""
-    from bench.run.gpu import nvidia_gpu_present
-
     return "mixed_float16" if nvidia_gpu_present() else "mixed_bfloat16"
 
 
@@ -149,6 +146,8 @@ def band_cell(cells) -> Cell | None:
 
 
 BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports Keras with its own
+MODES = ("pipeline", "train", "model_only", "simulated")  # what a round measures (bench.run.modes)
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies (bench.run.models)
 
 # The default preset's rounds: 9 is the fewest with which the exact paired test can call a
 # difference significant among its 7 comparisons against the baseline after Holm's correction

@@ -1,10 +1,12 @@
-"""Generated files: where they live, and building a folder so that no one ever sees half of it."""
+"""Generated files: where they live, and writing a file or building a folder so that no one
+ever sees half of it (the harness writes its documents with the same helper)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +37,18 @@ def built_atomically(folder: Path) -> Iterator[Path]:
         tmp.rename(folder)
     except OSError:  # finished concurrently by another process: keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -14,7 +14,8 @@ import pytest
 
 from bench.config import PRESETS
 from bench.data.equivalence import DIFFERS, SAME, SHAPE_ONLY
-from bench.results.store import CSV_COLUMNS, load_frame, load_run
+from bench.results.document import load_run
+from bench.results.table import CSV_COLUMNS, load_frame
 from tests.helpers.cli import HOSTILE, TINY_ARGS, run_cli, run_main
 
 FAMILIES = {*PRESETS["quick"].variants, "custom:plugins.pipelines:good"}  # one per family, by the preset

@@ -55,8 +55,8 @@ def aa_run(results: Path, trials: int, extra: list[str]) -> Path:
 
 def aa_comparisons(run_dir: Path) -> list:
     """The two cells compared in every mode, paired by round, Holm across the four."""
+    from bench.results.document import load_run
     from bench.results.records import CellResult
-    from bench.results.store import load_run
     from bench.stats import finish_comparisons, paired
 
     cells = {c["variant"]: CellResult.from_dict(c) for c in load_run(run_dir)["cells"]}

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def recommended(run_dir: Path) -> tuple[dict[str, float], list[str]]:
     from bench.report import cell_summary, recommend
-    from bench.results.store import load_run
+    from bench.results.document import load_run
 
     doc = load_run(run_dir)
     rows, analysis = cell_summary(doc)

@@ -5,7 +5,7 @@
 
 For each seed: `pipebench run --variants tf_data_tuned --pipeline PIPELINE --modes train
 --seed S` on the default preset (from `tests/`, where `plugins` imports), then the run's
-accuracy band and loss band (`bench.results.store`) and where each cell lands in them. `--seed`
+accuracy band and loss band (`bench.results.analysis`) and where each cell lands in them. `--seed`
 changes the generated images, the initial weights and the shuffle orders, so each run is a
 new draw of everything the bands rest on. Used for the README's "The accuracy band".
 """
@@ -39,7 +39,8 @@ def one_run(seed: int, pipeline: str, extra: list[str]) -> Path:
 
 def describe(run_dir: Path) -> list[str]:
     """The bands, the reference's fits and each cell's place, as printable lines."""
-    from bench.results.store import analyse, load_run
+    from bench.results.analysis import analyse
+    from bench.results.document import load_run
 
     analysis = analyse(load_run(run_dir))
     band, losses = analysis.band, analysis.loss_band

@@ -53,7 +53,8 @@ def one_run(results: Path, trials: int, extra: list[str]) -> Path:
 
 def cost_comparisons(run_dir: Path) -> tuple[list, list, float]:
     """The run's A/A comparisons, its A/B comparison, and the baseline's median CPU µs per image."""
-    from bench.results.store import analyse, load_run
+    from bench.results.analysis import analyse
+    from bench.results.document import load_run
 
     analysis = analyse(load_run(run_dir))
     found = {c.cell.variant: c for c in analysis.cells}

@@ -55,7 +55,7 @@ def row(r: dict, members: set[str], analysis) -> str:
 
 def main() -> int:
     from bench.report import cell_summary, recommend
-    from bench.results.store import load_run
+    from bench.results.document import load_run
 
     doc = load_run(Path(sys.argv[1]))
     rows, analysis = cell_summary(doc)

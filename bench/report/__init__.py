@@ -16,8 +16,10 @@ from bench.config import Cell, band_cell
 from bench.errors import PipebenchError
 from bench.report import figures
 from bench.report.scaling import service_scaling
-from bench.results.store import Analysis, CellStats, analyse, atomic_write_text, load_run
+from bench.results.analysis import Analysis, CellStats, analyse
+from bench.results.document import load_run
 from bench.stats import TOO_FEW, min_rounds_for
+from pipelines.files import atomic_write_text
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench.report", "."),
@@ -150,7 +152,7 @@ def recommend(rows: list[dict], analysis: Analysis) -> dict | None:
     (without bands, within the 95% binomial half-width of the best accuracy), so a faster
     pipeline that learns measurably worse is not recommended. Every cell is compared with the
     fastest eligible cell (highest median training rate), paired by round
-    (`bench.results.store.analyse`: the report's one family of tests, Holm-corrected); the
+    (`bench.results.analysis.analyse`: the report's one family of tests, Holm-corrected); the
     set is the fastest plus the eligible cells the test cannot call slower, each with its
     ratio to the fastest and interval. What separates them (AU, memory, first batch) is for
     the reader to weigh.

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 from bench.report import ENV, format_number
 from bench.report.figures import to_svg
-from bench.results.store import atomic_write_text
+from pipelines.files import atomic_write_text
 
 
 def stage_bars(profile: dict) -> str:

@@ -1,1 +1,2 @@
-"""Results: typed records, results.json (schema, store, analysis) and comparisons of runs."""
+"""Results: typed records, the run document (results.json: schema, upgrades), the analysis, the
+CSV table, and comparisons of saved runs."""

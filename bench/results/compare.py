@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.config import Cell
+from bench.config import MODES, Cell
+from bench.results.document import load_run
 from bench.results.records import CellResult
-from bench.results.store import load_run
-from bench.run.modes import MODES
-from bench.stats import COST_WORDS, UNPAIRED_TEST, finish_comparisons, summarize, unpaired
+from bench.stats import COST_WORDS, finish_comparisons, summarize, unpaired
 
 HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
 DATASET_KEYS = ("sha256", "num_files", "total_bytes")
@@ -88,18 +87,3 @@ def compare_runs(paths: list[Path]) -> tuple[list[str], list[pd.DataFrame], list
         warnings += [f"{path}: {note}" for note in fingerprint_differences(docs[0], doc)]
         frames.append(compare_frame(docs[0], doc))
     return warnings, frames, docs
-
-
-def render_comparison(paths: list[Path], out_dir: Path) -> Path:
-    """Write `compare.html` (self-contained, escaped) into `out_dir` and return its path."""
-    from bench.report import ENV, format_number
-    from bench.results.store import atomic_write_text
-
-    warnings, frames, docs = compare_runs(paths)
-    runs = [{"path": str(p), "doc": d, "rows": f.to_dict("records") if f is not None else []}
-            for p, d, f in zip(paths, docs, [None, *frames], strict=True)]
-    html = ENV.get_template("compare.html.j2").render(runs=runs, warnings=warnings, fmt=format_number,
-                                                      test=UNPAIRED_TEST, drift=DRIFT_NOTE)
-    path = Path(out_dir) / "compare.html"
-    atomic_write_text(path, html)
-    return path

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 
+from bench.config import PRECISIONS
 from bench.errors import UnavailableHere, unknown_choice
 
 MODELS = ("small_cnn", "mobilenet_v2")
 # Adam's rate, decayed to 0 along a cosine over the accuracy fit's steps: on the embedded
 # dataset (shapes-v2) 12 epochs so reached 0.78-0.91, a constant 1e-3 0.60-0.78 (README).
 PEAK_LEARNING_RATE = 3e-3
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def set_precision(precision: str, has_gpu: bool) -> None:

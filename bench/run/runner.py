@@ -35,16 +35,9 @@ from bench.config import Cell, RunConfig, band_cell, default_target_accuracy
 from bench.data.checks import CheckReport
 from bench.data.dataset import DataSpec, resolve_spec
 from bench.errors import PipebenchError
+from bench.results.analysis import accuracy_band, mode_summaries
+from bench.results.document import SCHEMA_VERSION, load_run, new_run_dir, save_document, unmeasured
 from bench.results.records import CellResult
-from bench.results.store import (
-    SCHEMA_VERSION,
-    accuracy_band,
-    load_run,
-    mode_summaries,
-    new_run_dir,
-    save_run,
-    unmeasured,
-)
 from bench.run import environment, memory
 from bench.run.worker import EVENT_PREFIX
 from pipelines.base import (
@@ -66,7 +59,6 @@ DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
 @dataclass(frozen=True)
 class RunOutcome:
     run_dir: Path
-    report_path: Path | None
     interrupted: bool
     doc: dict
 
@@ -380,7 +372,7 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
             stop_cell(records[cell.key], stop)
             del procs[cell.key]
         bar.update(1)
-        save_run(run_dir, doc)
+        save_document(run_dir, doc)
     bar.write(f"round {round_ + 1}/{doc['config']['trials']}: {len(order)} cell(s) in "
               f"{time.time() - started:.0f} s", file=sys.stderr)
 
@@ -464,7 +456,7 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
         bar.set_description(f"setting up {len(procs)} cell(s)")
         set_up(procs, records, doc)
         choose_target(config, doc, records)
-        save_run(run_dir, doc)
+        save_document(run_dir, doc)
         for round_ in range(config.trials):
             measure_round(round_, todo, procs, records, doc, run_dir, bar)
         finish_cells(procs, records)
@@ -487,7 +479,7 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
         run_dir = new_run_dir(Path(config.results_dir))
         doc = new_document(config, spec, run_dir)
         doc["data_check"] = check.record(config.on_bad_file)
-    save_run(run_dir, doc)
+    save_document(run_dir, doc)
     interrupted = False
     try:
         measure(config, spec, run_dir, doc)
@@ -501,8 +493,5 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
     finally:
         shutil.rmtree(run_dir / "scratch", ignore_errors=True)
     doc["complete"] = not interrupted
-    save_run(run_dir, doc)
-    from bench.report import render_report
-
-    report = render_report(run_dir)
-    return RunOutcome(run_dir, report, interrupted, doc)
+    save_document(run_dir, doc)
+    return RunOutcome(run_dir, interrupted, doc)

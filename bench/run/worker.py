@@ -34,6 +34,28 @@ from pathlib import Path
 
 import psutil
 
+from bench.data.dataset import DataSpec
+from bench.data.equivalence import Equivalence, check_delivery
+from bench.errors import UnavailableHere
+from bench.run import modes
+from bench.run.cluster import service_for
+from bench.run.cpu_clock import CpuClock
+from bench.run.models import build_model, set_precision, weights_sha256
+from bench.run.modes import TRIAL_ORDER, ModeSettings
+from bench.run.page_cache import EpochIO, storage_read_bytes
+from bench.run.telemetry import Sampler, summarize_phase
+from pipelines import augment
+from pipelines.augment import IN_PIPELINE
+from pipelines.base import (
+    PipelineRequest,
+    get_variant,
+    iterate_batches,
+    module_available,
+    tensorflow_available,
+)
+from pipelines.decode import decode_all
+from pipelines.files import atomic_write_text
+
 EVENT_PREFIX = "@pipebench "
 
 
@@ -50,8 +72,6 @@ def framework_info() -> dict:
     """Versions and the accelerators the cell's Keras backend sees (TensorFlow only if installed)."""
     import keras
     import numpy as np
-
-    from pipelines.base import module_available, tensorflow_available
 
     info = {"tensorflow": None, "jax": None, "keras": keras.__version__,
             "keras_backend": keras.backend.backend(), "numpy": np.__version__, "gpus": []}
@@ -128,12 +148,6 @@ class CellWorker:
     def __init__(self, job: dict):
         import numpy as np
 
-        from bench.data.dataset import DataSpec
-        from bench.run.models import set_precision
-        from bench.run.modes import ModeSettings
-        from pipelines.base import get_variant
-        from pipelines.decode import decode_all
-
         self.job, self.settings = job, job["settings"]
         self.spec = DataSpec.from_json(job["spec"])
         self.variant = get_variant(job["cell"]["variant"])
@@ -160,14 +174,10 @@ class CellWorker:
 
     def use_clock(self, cluster=None) -> None:
         """Read each timed sample's CPU time, the local tf.data service's servers apart."""
-        from bench.run.cpu_clock import CpuClock
-
         servers = (lambda: [p.pid for p in cluster.procs]) if cluster is not None else None
         self.clock = CpuClock(servers)
 
     def request(self, trial: int):
-        from pipelines.base import PipelineRequest
-
         return PipelineRequest(
             spec=self.spec, batch_size=self.settings["batch_size"], seed=self.settings["seed"] + trial,
             augmentation=self.job["cell"]["augmentation"], options=self.job["options"],
@@ -182,8 +192,6 @@ class CellWorker:
 
     def epoch_io(self):
         """What brackets each epoch of a file-reading mode: the eviction (cold) and the storage count."""
-        from bench.run.page_cache import EpochIO
-
         request = self.request(0)
         return EpochIO(self.settings.get("page_cache", "warm"), self.variant.timed_files(request),
                        request.cache_dir)
@@ -195,9 +203,6 @@ class CellWorker:
         optimizer state are restored to the snapshot taken at build time (checked by
         hash), so each trial starts from identical weights without tracing anew.
         """
-        from bench.run.models import build_model, weights_sha256
-        from pipelines import augment
-
         if self.built is None:
             seed = self.settings["seed"]
             aug = self.job["cell"]["augmentation"] == "keras_layers"
@@ -248,8 +253,6 @@ class CellWorker:
         Every cell starts from the same weights, so what can differ between two correct
         pipelines is the order of the data: the band's fits vary that, and only that.
         """
-        from bench.run import modes
-
         seed = self.settings["seed"] + offset
         fit_input, _ = self.pipeline(offset)
         model = self.model()[0]
@@ -276,9 +279,6 @@ class CellWorker:
         """
         import numpy as np
 
-        from bench.data.equivalence import Equivalence
-        from pipelines.decode import decode_all
-
         resize = Equivalence.from_dict(equivalence).validation_resize
         if resize != self.validation_resize:
             self.val = (decode_all(self.spec.val_files, self.spec.image_size, method=resize),
@@ -292,10 +292,6 @@ class CellWorker:
         build of the pipeline; see `bench.data.equivalence`. A pipeline that cannot be
         read here is recorded as not checked, with its error: the timed modes report it too.
         """
-        from bench.data.equivalence import Equivalence, check_delivery
-        from pipelines.augment import IN_PIPELINE
-        from pipelines.base import iterate_batches
-
         try:
             fit_input, _ = self.pipeline(0)
             augmented = self.variant.augments_itself or self.job["cell"]["augmentation"] in IN_PIPELINE
@@ -312,8 +308,6 @@ class CellWorker:
         The runner asks for this one cell at a time, on an otherwise idle machine. A
         mode whose calibration fails keeps the defaults and reports its error in its trials.
         """
-        from bench.run import modes
-
         chosen = self.settings["modes"]
         found: dict = {"min_sample_s": self.modes.min_sample_s}
         started = time.perf_counter()
@@ -339,8 +333,6 @@ class CellWorker:
     def run_mode(self, mode: str, trial: int) -> dict:
         """One mode's run, with the bytes its process tree fetched from storage meanwhile
         (`run_storage_read_bytes`: warm-up epoch and set-up of the run included)."""
-        from bench.run.page_cache import storage_read_bytes
-
         before = storage_read_bytes()
         run = self.run_mode_only(mode, trial)
         after = storage_read_bytes()
@@ -349,8 +341,6 @@ class CellWorker:
         return run
 
     def run_mode_only(self, mode: str, trial: int) -> dict:
-        from bench.run import modes
-
         loops = self.loops
         if mode == "model_only":  # its speed does not depend on the weights: no restore needed
             model = self.built[0] if self.built else self.model()[0]
@@ -382,9 +372,6 @@ class CellWorker:
         average then and the CPU steal during it. A mode that fails is recorded with
         its error; the other modes still run.
         """
-        from bench.run.modes import TRIAL_ORDER
-        from bench.run.telemetry import summarize_phase
-
         runs, self.read = [], None
         sampler.resume()
         for mode in [m for m in TRIAL_ORDER if m in self.settings["modes"]]:
@@ -481,9 +468,6 @@ def serve(job: dict) -> None:
     A variant that needs tf.data service gets a local cluster around the whole
     cell (its servers are in this process group, so a timeout kill takes them too).
     """
-    from bench.run.cluster import service_for
-    from bench.run.telemetry import Sampler
-
     with service_for(job["options"], Path(job["log_path"]).with_suffix(".service")) as (options, cluster):
         if cluster is not None:
             emit("service", target=cluster.target, worker_pids=cluster.worker_pids)
@@ -518,8 +502,6 @@ def serve(job: dict) -> None:
         if cluster is not None:
             tail["service"] = service_record(cluster)
             tail["note"] = service_note(cluster.events)
-    from bench.results.store import atomic_write_text
-
     atomic_write_text(Path(job["result_path"]), json.dumps(tail, default=str))
     emit("finished")
 
@@ -540,9 +522,6 @@ def service_note(events: list[dict]) -> str | None:
 
 def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> dict:
     """Pipeline-mode rates with the sampler on and off, alternating which goes first."""
-    from bench.run import modes
-    from bench.run.telemetry import Sampler
-
     rates: dict[bool, list[float]] = {True: [], False: []}
     cpu_s = sampled_s = 0.0
     for repeat in range(repeats):
@@ -563,7 +542,6 @@ def run_overhead_check(job: dict) -> dict:
     the paired on/off ratios of each repeat, with its interval and the paired test.
     """
     from bench import stats
-    from bench.run import modes
 
     cell = CellWorker(job)
     # long enough for the sampler to take several samples in each run, whatever --min-sample-s
@@ -580,9 +558,6 @@ def run_overhead_check(job: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from bench.errors import UnavailableHere
-    from bench.results.store import atomic_write_text
-
     job = json.loads(Path(argv[0]).read_text())
     os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
     job["cores_used_list"] = restrict_cores(job["cell"].get("cores"))

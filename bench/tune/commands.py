@@ -182,8 +182,8 @@ def job_record(job: ProfileJob) -> dict:
 
 def save(job: ProfileJob, record: dict) -> dict:
     from bench.report.tune_page import render_profile
-    from bench.results.store import atomic_write_text
     from bench.run import environment
+    from pipelines.files import atomic_write_text
 
     record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment.fingerprint(),
               **record}

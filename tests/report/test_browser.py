@@ -54,7 +54,7 @@ def screenshot(browser, name):
 
 
 def test_run_report_in_chromium(browser, quick_run):
-    from bench.results.store import load_run
+    from bench.results.document import load_run
 
     _, run_dir = quick_run
     open_page(browser, run_dir / "report.html")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from bench.config import Cell
+from bench.results.analysis import analyse
 from bench.results.capacity import Capacity, capacity_of, checks, threads_table
 from bench.results.records import CellResult
-from bench.results.store import CSV_COLUMNS, analyse, to_frame
+from bench.results.table import CSV_COLUMNS, to_frame
 
 DRIFT = [1.0, 0.7, 1.2, 0.8, 1.1, 0.9, 1.3, 0.6, 1.05]  # the machine's speed in each of 9 rounds
 CPU_DRIFT = [1.0, 1.02, 0.99, 1.01, 0.98, 1.0, 1.03, 0.97, 1.0]  # CPU time drifts far less

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bench.report import cell_summary, recommend
-from bench.results.store import run_row
+from bench.results.table import run_row
 
 
 def cell(variant: str, rates: list[float], accuracy: float = 0.9, status: str = "ok") -> dict:

@@ -55,7 +55,7 @@ def test_cells_on_other_core_counts_are_told_apart_and_predicted(cores_run, tmp_
     labels = {c["cores"]: Cell.of(c).label for c in doc["cells"]}
     assert labels[1] == "tf_data_tuned @1c"
     if len(counts) > 1:
-        from bench.results.store import analyse
+        from bench.results.analysis import analyse
 
         by_cores = {c.cell.cores: c for c in analyse(doc).cells}
         assert by_cores[1].predicted_images_per_sec is None  # the fewest-core cell is the model's base

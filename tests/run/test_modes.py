@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
+from bench.results.analysis import cell_stats, verdict
 from bench.results.records import CellResult
-from bench.results.store import cell_stats, verdict
 from bench.run import known_cost, modes
 from pipelines.base import FitInput
 

@@ -127,7 +127,7 @@ def test_cold_epochs_read_their_files_from_storage(cold_run):
 
 @pytest.mark.slow
 def test_a_run_without_training_recommends_from_the_simulated_accelerator(cold_run):
-    from bench.results.store import analyse
+    from bench.results.analysis import analyse
 
     analysis = analyse(cold_run)
     assert analysis.mode == "simulated" and analysis.fastest is not None

@@ -1,13 +1,17 @@
-"""The results files: versions, upgrades, corruption, atomic writes, the pandas loader."""
+"""The run document and what is derived from it: versions, upgrades, corruption, atomic writes,
+the table and its pandas loader, and an analysis that fails without costing a measurement."""
 
 from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from bench.errors import PipebenchError
-from bench.results.store import CSV_COLUMNS, SCHEMA_VERSION, atomic_write_text, load_frame, load_run, save_run
+from bench.results.document import SCHEMA_VERSION, load_run, save_document
+from bench.results.table import CSV_COLUMNS, load_frame, write_table
+from pipelines.files import atomic_write_text
 
 V1_DOC = {
     "schema_version": 1, "run_id": "old", "config": {}, "cells": [{
@@ -54,13 +58,37 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
-def test_save_writes_json_and_csv_with_one_row_per_mode_and_trial(tmp_path):
+def test_save_writes_the_document_only_and_the_table_is_derived_from_it(tmp_path):
     doc = load_run_from(V1_DOC, tmp_path)
     doc["cells"][0]["runs"].append({"mode": "pipeline", "trial": 0, "status": "ok",
                                     "images_per_sec": 400.0, "epochs": []})
-    save_run(tmp_path, doc)
-    frame = load_frame(tmp_path)
+    (tmp_path / "results.json").unlink()
+    save_document(tmp_path, doc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]  # nothing analysed while measuring
+    write_table(tmp_path, load_run(tmp_path))
+    frame = pd.read_csv(tmp_path / "results.csv")
     assert sorted(frame["mode"]) == ["pipeline", "train"]
+    assert list(frame.columns) == CSV_COLUMNS
+
+
+def test_a_failing_analysis_names_itself_and_keeps_every_measurement(tmp_path, monkeypatch):
+    from bench import cli
+    from bench.results import table
+
+    write(tmp_path, V2_DOC)
+    saved = (tmp_path / "results.json").read_bytes()
+
+    def broken(doc, baseline=None):
+        raise ZeroDivisionError("a bug in the statistics")
+
+    monkeypatch.setattr(table, "analyse", broken)
+    with pytest.raises(PipebenchError, match=r"analysis of .* failed \(ZeroDivisionError: a bug in the "
+                                             r"statistics\); every measurement is kept in its results.json"):
+        cli.publish(tmp_path)
+    assert (tmp_path / "results.json").read_bytes() == saved
+    assert not (tmp_path / "results.csv").exists()
+    monkeypatch.undo()
+    assert list(pd.read_csv(write_table(tmp_path, load_run(tmp_path)))["round"]) == [0, 1]  # derived again
 
 
 def load_run_from(doc, tmp_path):
@@ -97,7 +125,7 @@ def test_version_2_is_upgraded_with_each_trial_as_its_round(tmp_path):
 def test_typed_records_survive_a_save_and_a_load(tmp_path):
     write(tmp_path, V2_DOC)
     doc = load_run(tmp_path)
-    save_run(tmp_path, doc)
+    save_document(tmp_path, doc)
     again = load_run(tmp_path)
     assert again["cells"][0]["runs"] == json.loads(json.dumps(again["cells"][0]["runs"]))
     for before, after in zip(doc["cells"][0]["runs"], again["cells"][0]["runs"], strict=True):
