@@ -80,6 +80,27 @@ def test_no_import_cycle_in_bench_or_pipelines():
     assert cycles(graph) == []
 
 
+def package_of(module: str) -> str:
+    """The part of the flow a module belongs to: `bench.run.worker` -> `bench.run`, `bench.stats` itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_the_flow_between_bench_packages_has_no_loop_lazy_imports_included():
+    """config -> data -> run -> results -> report, with tune beside the runner: a package may
+    use the ones before it, never one after it, not even inside a function."""
+    graph = import_graph()
+    packages: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        if module.startswith("bench.") and package_of(module) not in ("bench.cli", "bench.__main__"):
+            packages.setdefault(package_of(module), set()).update(
+                package_of(d) for d in deps if d.startswith("bench.") and package_of(d) != package_of(module))
+    for package in {d for deps in packages.values() for d in deps}:
+        packages.setdefault(package, set())
+    assert {"bench.config", "bench.run", "bench.results", "bench.report"} <= set(packages)
+    assert "bench.results" in packages["bench.run"] and "bench.results" in packages["bench.report"]
+    assert cycles(packages) == []
+
+
 def test_the_cycle_finder_finds_a_planted_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
