@@ -158,7 +158,7 @@ PRESETS = {
     # photo-sized files (bench.data.photos) resized to 32 px: the decode of the whole photograph
     # is the cost, and a small model input keeps the CPU's training from masking it. 256 + 128
     # images and 0.3 s samples (the spread of samples was the same from 0.1 to 2 s,
-    # tools/sample_length.py) are what 9 cells x 9 rounds can afford (README)
+    # tools/sample_length.py) are what 9 cells x 9 rounds can afford (docs/measurements.md)
     "default": Preset("default", 256, 128, 32, 6, 2, 32, 9, 600.0, axis_rows=1, min_sample_s=0.3,
                       service_workers=(1,)),
     "full": Preset("full", 4000, 1000, 96, 10, 5, 64, 9, 3600.0, axis_rows=len(AXIS_ROWS),

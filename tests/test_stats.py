@@ -149,7 +149,7 @@ def test_the_accuracy_band_holds_one_more_draw_at_its_stated_coverage(n):
 @pytest.mark.parametrize("n", [3, 5, 8])
 def test_the_loss_band_lets_one_correct_fit_in_a_hundred_above_it(n):
     """Known answer: at the loss band's coverage (98%), one more normal draw lands above it 1% of
-    the time, the share of correct cells it flags (README, "The accuracy band")."""
+    the time, the share of correct cells it flags (docs/method.md, "The accuracy band")."""
     from bench.results.analysis import LOSS_BAND_COVERAGE
 
     rng = np.random.default_rng(100 + n)

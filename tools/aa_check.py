@@ -16,7 +16,7 @@ Each batch also costs what reading it costs (a `tf.py_function` call, the loop),
 0 ms pipeline's time per batch; so the true rate ratio is (30 ms + o) / (45 ms + o)
 (2/3 if o were 0). Each repeat must call the slower one slower, with a ratio interval
 containing the true ratio.
-Not a test: it measures this machine, for the README.
+Not a test: it measures this machine, for docs/cost.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """How learnable the embedded dataset is, and how far 10% wrong labels move it: the basis of
-the accuracy fit's settings (README, "The accuracy band").
+the accuracy fit's settings (docs/method.md, "The accuracy band").
 
 Fits the small CNN on the default preset's embedded data, decoded once into memory, for
 each seed (initial weights and shuffle), once with the true labels and once with every

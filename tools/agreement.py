@@ -4,7 +4,7 @@
 
 Prints each cell's median training rate in both runs, the Spearman rank correlation
 of those medians (scipy), each run's recommended set (the report's rule) and their
-overlap. Used for the README's "two default runs back to back".
+overlap. Used for docs/measurements.md, "two default runs back to back".
 """
 
 from __future__ import annotations

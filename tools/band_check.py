@@ -7,7 +7,7 @@ For each seed: `pipebench run --variants tf_data_tuned --pipeline PIPELINE --mod
 --seed S` on the default preset (from `tests/`, where `plugins` imports), then the run's
 accuracy band and loss band (`bench.results.analysis`) and where each cell lands in them. `--seed`
 changes the generated images, the initial weights and the shuffle orders, so each run is a
-new draw of everything the bands rest on. Used for the README's "The accuracy band".
+new draw of everything the bands rest on. Used for docs/method.md, "The accuracy band".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The data check on ImageNet-sized folders: the README's figures for "Folders of ImageNet size".
+"""The data check on ImageNet-sized folders: the figures of docs/data.md, "Folders of ImageNet size".
 
 Two measurements, each in a fresh folder under `--root` (default: a temporary folder):
 

@@ -16,7 +16,7 @@ too, with the ratio it would imply (1 + it / the baseline's cost), which oversta
 in every run so far (docs/cost.md).
 
 `--load` runs a CPU-bound process (one busy core) beside every run. Not a test: it measures
-this machine, for the README; the summary goes to `cost_check.json` in the results folder.
+this machine, for docs/cost.md; the summary goes to `cost_check.json` in the results folder.
 """
 
 from __future__ import annotations

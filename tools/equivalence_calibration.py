@@ -1,5 +1,5 @@
 """What the built-in variants deliver against the reference decoder: the basis of the
-equivalence check's thresholds (README, "Data equivalence").
+equivalence check's thresholds (docs/method.md, "Data equivalence").
 
 Runs every registered variant in pipeline mode (the check runs in each cell's set-up)
 on two datasets: the default preset's embedded one (files already at the target size)

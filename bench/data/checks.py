@@ -277,7 +277,7 @@ def check_folders(splits: dict[str, Path], image_size: int, cache: bool = True) 
 def list_folders(splits: dict[str, Path]) -> tuple[Listing, list[Finding]]:
     """Each split's class folders and their candidate image files, without opening any file.
 
-    Cheap enough for ImageNet-sized folders (README, "Folders of ImageNet size"): one
+    Cheap enough for ImageNet-sized folders (docs/data.md, "Folders of ImageNet size"): one
     `scandir` per directory; files are stat-ed and opened only by `check_listing`.
     """
     listing: Listing = {}

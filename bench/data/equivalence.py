@@ -17,7 +17,7 @@ file (pipelines shuffle, so order says nothing). Against the matched file it mea
   nearest-neighbour reference.
 
 The thresholds were calibrated on the built-in variants, which are known to be
-equivalent (README, "Data equivalence"). A cell beyond them gets the note
+equivalent (docs/method.md, "Data equivalence"). A cell beyond them gets the note
 `data differs from reference` with its reasons, and is never recommended. Cells that
 augment randomly cannot be compared image by image; they are checked on labels
 (their set), range, dtype and shape only, and say so.
@@ -43,7 +43,7 @@ NOT_CHECKED = "not checked"
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where a built-in variant's delivery ends and a different experiment begins (README)."""
+    """Where a built-in variant's delivery ends and a different experiment begins (docs/method.md)."""
 
     match_mae: float = 0.08  # an image's MAE to its best match above this: not matched
     matched_share: float = 0.99

@@ -14,7 +14,7 @@ bytes. So the images here are drawn at photo sizes (a long side of 256-512 px, a
   colour of its own, as a photograph's subject is.
 
 Saved as baseline JPEGs at quality 90 with 4:2:0 chroma subsampling (what cameras and
-ImageNet use), the default sizes give a median of about 45 KB (README, "The embedded
+ImageNet use), the default sizes give a median of about 45 KB (docs/data.md, "The embedded
 dataset", has the measured figures and the decode cost against real photographs).
 
 Nothing is downloaded: each image is a function of (seed, split, index) alone, so the

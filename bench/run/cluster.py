@@ -6,7 +6,7 @@ runner's timeout and Ctrl-C handling (which kill that group) also take the
 cluster down; on a normal exit `LocalCluster.__exit__` stops them itself.
 
 The servers run as `python -m bench.run.cluster dispatcher|worker ...` (also how to
-start them by hand on other hosts; see the README). The dispatcher reports
+start them by hand on other hosts; see docs/variants.md). The dispatcher reports
 ready only once all K workers answer: it counts them with a `parallel_epochs`
 job over a one-element dataset, in which every registered worker yields once.
 """

@@ -24,7 +24,7 @@ accelerator, costs little and still goes slowly. That is why the wall rate is ke
 
 Reading the tree walks /proc (milliseconds with TensorFlow's many threads), so it is done only
 at the window's two ends, never per epoch: per-epoch readings slowed a cached pipeline's
-measured rate 3x once (README "Cold page cache").
+measured rate 3x once (docs/data.md, "Cold storage").
 """
 
 from __future__ import annotations

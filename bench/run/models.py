@@ -14,7 +14,7 @@ from bench.errors import UnavailableHere, unknown_choice
 
 MODELS = ("small_cnn", "mobilenet_v2")
 # Adam's rate, decayed to 0 along a cosine over the accuracy fit's steps: on the embedded
-# dataset (shapes-v2) 12 epochs so reached 0.78-0.91, a constant 1e-3 0.60-0.78 (README).
+# dataset (shapes-v2) 12 epochs so reached 0.78-0.91, a constant 1e-3 0.60-0.78 (docs/method.md).
 PEAK_LEARNING_RATE = 3e-3
 
 

@@ -274,7 +274,7 @@ class CellWorker:
         Shrinking a photograph, PIL's bilinear filter antialiases and TensorFlow's reference
         does not; both are accepted as bilinear (`bench.data.equivalence`), but a model trained
         on one and validated on the other loses accuracy for that alone (0.47 against 0.88-0.91
-        on the embedded photos at 40 px, README "The embedded dataset"): a skew of the harness,
+        on the embedded photos at 40 px, docs/data.md "The embedded dataset"): a skew of the harness,
         not of the pipeline. So the accuracy fit is validated as its user would validate it.
         """
         import numpy as np

@@ -48,7 +48,7 @@ def test_pipeline_mode_finds_the_rate_a_fixed_cost_implies():
     # the 4% bias of issue 14.
     ("sleep-per-image", 11, 0.03),
     # CPU-bound and holding the GIL: on the 2-core VM single rounds of this pair spread by
-    # +-20-35% (README, Measurement notes; 0.84-1.34 over 15 rounds on 2026-11-22), and the median
+    # +-20-35% (docs/measurements.md; 0.84-1.34 over 15 rounds on 2026-11-22), and the median
     # of 5 reached 1.24 once: the median of 9 within 20% is a check for a gross bias only
     ("python-per-batch", 9, 0.20),
 ])
