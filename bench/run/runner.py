@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from bench.results.analysis import accuracy_band, mode_summaries
 from bench.results.document import SCHEMA_VERSION, load_run, new_run_dir, save_document, unmeasured
 from bench.results.records import CellResult
 from bench.run import environment, memory
+from bench.run.job import Job, Settings
 from bench.run.worker import EVENT_PREFIX
 from pipelines.base import (
     cell_options,
@@ -49,8 +50,6 @@ from pipelines.base import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = ("model", "epochs", "batch_size", "trials", "seed", "modes", "step_s", "telemetry_hz",
-            "min_sample_s", "accuracy_epochs", "page_cache")
 # a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
 OVERHEAD_REPEATS = 6
 DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
@@ -71,20 +70,15 @@ class CellStopped(Exception):
         self.status, self.message = status, message
 
 
-def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
+def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> Job:
     slug = cell.key.replace("|", "__").replace(":", "_").replace("/", "_")
     scratch = run_dir / "scratch" / slug
     scratch.mkdir(parents=True, exist_ok=True)
-    return {
-        "cell": cell.to_record(),
-        "settings": {k: getattr(config, k) for k in SETTINGS} | {
-            "band_seeds": config.accuracy_seeds if cell == band_cell(config.cells) else 1},
-        "options": cell_options(get_variant(cell.variant), config.options, cell.options),
-        "spec": spec.to_json(),
-        "scratch_dir": str(scratch),
-        "result_path": str(run_dir / "cells" / f"{slug}.json"),
-        "log_path": str(run_dir / "logs" / f"{slug}.log"),
-    }
+    band_seeds = config.accuracy_seeds if cell == band_cell(config.cells) else 1
+    return Job(cell=cell, settings=Settings.of(config, band_seeds),
+               options=cell_options(get_variant(cell.variant), config.options, cell.options), spec=spec,
+               scratch_dir=scratch, result_path=run_dir / "cells" / f"{slug}.json",
+               log_path=run_dir / "logs" / f"{slug}.log")
 
 
 def child_env() -> dict:
@@ -123,13 +117,13 @@ def read_events(stream, events: queue.Queue) -> None:
 class CellProcess:
     """The parent's handle on one cell's worker: send a command, wait for its answer."""
 
-    def __init__(self, job: dict, timeout_s: float, on_event=lambda event: None):
+    def __init__(self, job: Job, timeout_s: float, on_event=lambda event: None):
         self.job, self.timeout_s, self.on_event = job, timeout_s, on_event
-        job_path = Path(job["result_path"]).with_suffix(".job.json")
+        job_path = job.result_path.with_suffix(".job.json")
         job_path.parent.mkdir(parents=True, exist_ok=True)
-        job_path.write_text(json.dumps(job))
-        Path(job["log_path"]).parent.mkdir(parents=True, exist_ok=True)
-        with open(job["log_path"], "w") as log:
+        job_path.write_text(json.dumps(job.to_dict()))
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(job.log_path, "w") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.run.worker", str(job_path)], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=log, text=True, env=child_env(), start_new_session=True,
@@ -169,7 +163,7 @@ class CellProcess:
                 raise CellStopped("timeout", message)
 
     def exit_message(self) -> str:
-        tail = Path(self.job["log_path"]).read_text(errors="replace").strip().splitlines()[-1:] or [""]
+        tail = self.job.log_path.read_text(errors="replace").strip().splitlines()[-1:] or [""]
         return f"worker exited with status {self.proc.returncode}: {tail[0][:300]}"
 
     def finish(self) -> dict:
@@ -181,7 +175,7 @@ class CellProcess:
             return {}
         finally:
             self.kill()
-        path = Path(self.job["result_path"])
+        path = self.job.result_path
         return json.loads(path.read_text()) if path.exists() else {}
 
     def kill(self) -> None:
@@ -190,16 +184,16 @@ class CellProcess:
         kill_group(self.proc)
 
 
-def run_child(job: dict, timeout_s: float) -> dict:
+def run_child(job: Job, timeout_s: float) -> dict:
     """A one-shot worker job (the overhead check): its result file, or a failed/timeout record."""
     child = CellProcess(job, timeout_s)
     try:
         child.wait_for("finished")
     except CellStopped as stop:
-        return unmeasured(job["cell"], stop.status, stop.message)
+        return unmeasured(job.cell.to_record(), stop.status, stop.message)
     finally:
         child.kill()
-    return json.loads(Path(job["result_path"]).read_text())
+    return json.loads(job.result_path.read_text())
 
 
 def cell_line(cell: dict) -> str:
@@ -241,8 +235,7 @@ def show_event(bar, event: dict) -> None:
 
 def overhead_check(variant: str, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
     """Pipeline-mode throughput of one variant with the sampler on and off, alternating."""
-    job = job_for(Cell(variant), config, spec, run_dir)
-    job["overhead_repeats"] = OVERHEAD_REPEATS
+    job = replace(job_for(Cell(variant), config, spec, run_dir), overhead_repeats=OVERHEAD_REPEATS)
     return run_child(job, config.timeout_s)
 
 
@@ -285,10 +278,10 @@ def start_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_
     if reason is not None:
         return unmeasured(cell.to_record(), "unavailable", reason)
     job = job_for(cell, config, spec, run_dir)
-    copies = get_variant(cell.variant).decoded_copies(job["options"])
+    copies = get_variant(cell.variant).decoded_copies(job.options)
     reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
     if reason is not None:
-        return unmeasured(job["cell"], "refused", reason)
+        return unmeasured(cell.to_record(), "refused", reason)
     return CellProcess(job, config.timeout_s, on_event)
 
 

@@ -34,12 +34,13 @@ from pathlib import Path
 
 import psutil
 
-from bench.data.dataset import DataSpec
 from bench.data.equivalence import Equivalence, check_delivery
 from bench.errors import UnavailableHere
+from bench.results.records import ModeRun
 from bench.run import modes
 from bench.run.cluster import service_for
 from bench.run.cpu_clock import CpuClock
+from bench.run.job import Job
 from bench.run.models import build_model, set_precision, weights_sha256
 from bench.run.modes import TRIAL_ORDER, ModeSettings
 from bench.run.page_cache import EpochIO, storage_read_bytes
@@ -145,24 +146,24 @@ def steal_percent(before: dict, after: dict) -> float | None:
 class CellWorker:
     """One cell's job, with what every mode of it needs built, warmed and calibrated once."""
 
-    def __init__(self, job: dict):
+    def __init__(self, job: Job):
         import numpy as np
 
-        self.job, self.settings = job, job["settings"]
-        self.spec = DataSpec.from_json(job["spec"])
-        self.variant = get_variant(job["cell"]["variant"])
+        self.job, self.settings = job, job.settings
+        self.spec = job.spec
+        self.variant = get_variant(job.cell.variant)
         self.info = framework_info()
-        set_precision(job["cell"]["precision"], has_gpu=bool(self.info["gpus"]))
+        set_precision(job.cell.precision, has_gpu=bool(self.info["gpus"]))
         self.val = (decode_all(self.spec.val_files, self.spec.image_size),
                     np.asarray(self.spec.val_labels, np.int32))
         self.validation_resize = "bilinear"  # the reference's; see `validate_like`
-        batch = self.settings["batch_size"]
+        batch = self.settings.batch_size
         self.model_batch = (decode_all(self.spec.train_files[:batch], self.spec.image_size),
                             np.asarray(self.spec.train_labels[:batch], np.int32))
         self.modes = ModeSettings(
             image_size=self.spec.image_size, num_classes=self.spec.num_classes, batch_size=batch,
-            num_train=len(self.spec.train_files), step_s=self.settings["step_s"],
-            min_sample_s=self.settings["min_sample_s"],
+            num_train=len(self.spec.train_files), step_s=self.settings.step_s,
+            min_sample_s=self.settings.min_sample_s,
         )
         self.built = None
         self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
@@ -179,9 +180,9 @@ class CellWorker:
 
     def request(self, trial: int):
         return PipelineRequest(
-            spec=self.spec, batch_size=self.settings["batch_size"], seed=self.settings["seed"] + trial,
-            augmentation=self.job["cell"]["augmentation"], options=self.job["options"],
-            cache_dir=Path(self.job["scratch_dir"]),
+            spec=self.spec, batch_size=self.settings.batch_size, seed=self.settings.seed + trial,
+            augmentation=self.job.cell.augmentation, options=self.job.options,
+            cache_dir=self.job.scratch_dir,
         )
 
     def pipeline(self, trial: int):
@@ -193,7 +194,7 @@ class CellWorker:
     def epoch_io(self):
         """What brackets each epoch of a file-reading mode: the eviction (cold) and the storage count."""
         request = self.request(0)
-        return EpochIO(self.settings.get("page_cache", "warm"), self.variant.timed_files(request),
+        return EpochIO(self.settings.page_cache, self.variant.timed_files(request),
                        request.cache_dir)
 
     def model(self):
@@ -204,11 +205,11 @@ class CellWorker:
         hash), so each trial starts from identical weights without tracing anew.
         """
         if self.built is None:
-            seed = self.settings["seed"]
-            aug = self.job["cell"]["augmentation"] == "keras_layers"
+            seed = self.settings.seed
+            aug = self.job.cell.augmentation == "keras_layers"
             layers = augment.keras_layers(seed) if aug else ()
-            steps = -(-len(self.spec.train_files) // self.settings["batch_size"])
-            model, core_hash = build_model(self.settings["model"], self.spec.image_size,
+            steps = -(-len(self.spec.train_files) // self.settings.batch_size)
+            model, core_hash = build_model(self.settings.model, self.spec.image_size,
                                            self.spec.num_classes, seed, layers,
                                            decay_steps=steps * self.accuracy_epochs)
             model.optimizer.build(model.trainable_variables)
@@ -239,7 +240,7 @@ class CellWorker:
         started = time.perf_counter()
         self.accuracy = []
         try:
-            for offset in range(self.settings["band_seeds"]):
+            for offset in range(self.settings.band_seeds):
                 self.accuracy.append(self.accuracy_fit(offset))
             self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
                            "epoch_s": self.accuracy[0]["epoch_s"]}
@@ -253,7 +254,7 @@ class CellWorker:
         Every cell starts from the same weights, so what can differ between two correct
         pipelines is the order of the data: the band's fits vary that, and only that.
         """
-        seed = self.settings["seed"] + offset
+        seed = self.settings.seed + offset
         fit_input, _ = self.pipeline(offset)
         model = self.model()[0]
         started = time.perf_counter()
@@ -266,7 +267,7 @@ class CellWorker:
 
     @property
     def accuracy_epochs(self) -> int:
-        return max(self.settings["accuracy_epochs"], 2)
+        return max(self.settings.accuracy_epochs, 2)
 
     def validate_like(self, equivalence: dict) -> None:
         """Validate this cell's model on validation files resized as its pipeline resizes.
@@ -294,8 +295,8 @@ class CellWorker:
         """
         try:
             fit_input, _ = self.pipeline(0)
-            augmented = self.variant.augments_itself or self.job["cell"]["augmentation"] in IN_PIPELINE
-            batches = iterate_batches(fit_input, self.settings["batch_size"])
+            augmented = self.variant.augments_itself or self.job.cell.augmentation in IN_PIPELINE
+            batches = iterate_batches(fit_input, self.settings.batch_size)
             return check_delivery(batches, self.spec, augmented).to_dict()
         except Exception as exc:  # noqa: BLE001  (any failure of the pipeline is the record's reason)
             return Equivalence.not_checked(one_line(exc)).to_dict()
@@ -308,7 +309,7 @@ class CellWorker:
         The runner asks for this one cell at a time, on an otherwise idle machine. A
         mode whose calibration fails keeps the defaults and reports its error in its trials.
         """
-        chosen = self.settings["modes"]
+        chosen = self.settings.modes
         found: dict = {"min_sample_s": self.modes.min_sample_s}
         started = time.perf_counter()
         if "model_only" in chosen:
@@ -318,7 +319,7 @@ class CellWorker:
         if "train" in chosen:
             with _recorded(found, "train"):
                 found["train_epochs"], found["train_epoch_s"] = modes.calibrate_train(
-                    lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings["epochs"])
+                    lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings.epochs)
         if "pipeline" in chosen or "simulated" in chosen:
             with _recorded(found, "pipeline"):
                 pipeline_epochs, simulated_epochs, epoch_s = modes.calibrate_epochs(
@@ -326,7 +327,7 @@ class CellWorker:
                 found.update(pipeline_epochs=pipeline_epochs, simulated_epochs=simulated_epochs,
                              pipeline_epoch_s=epoch_s)
         found["calibration_s"] = time.perf_counter() - started
-        defaults = modes.Loops(train_epochs=max(self.settings["epochs"], 2))
+        defaults = modes.Loops(train_epochs=max(self.settings.epochs, 2))
         self.loops = replace(defaults, **{k: found[k] for k in defaults.to_dict() if k in found})
         self.calibration = found
 
@@ -355,7 +356,7 @@ class CellWorker:
         if mode == "pipeline":
             result = modes.run_pipeline(fit_input, self.modes, loops.pipeline_epochs, io=io, clock=self.clock)
             reusable = not isinstance(fit_input.x, Iterator)  # a generator object is read once only
-            self.read = fit_input if reusable and "simulated" in self.settings["modes"] else None
+            self.read = fit_input if reusable and "simulated" in self.settings.modes else None
             return {**result, "build_s": build_s}
         if mode == "simulated":
             return {**modes.run_simulated(fit_input, self.modes, loops.simulated_epochs, io=io,
@@ -365,16 +366,17 @@ class CellWorker:
         return {**result, "build_s": build_s, "initial_weights_sha256": weights,
                 **shortfall(result["epochs"], len(self.spec.train_files), loops.train_epochs)}
 
-    def trial(self, round_: int, sampler, cluster=None) -> list[dict]:
+    def trial(self, round_: int, sampler, cluster=None) -> list[ModeRun]:
         """One round of this cell: every chosen mode once, each marked in the telemetry.
 
         Each run keeps its round, when it started (Unix time), the 1-minute load
         average then and the CPU steal during it. A mode that fails is recorded with
-        its error; the other modes still run.
+        its error; the other modes still run. Each run is a typed, frozen `ModeRun` from
+        here on (`bench.results.records`), as the runner and the analysis read it.
         """
         runs, self.read = [], None
         sampler.resume()
-        for mode in [m for m in TRIAL_ORDER if m in self.settings["modes"]]:
+        for mode in [m for m in TRIAL_ORDER if m in self.settings.modes]:
             gc.collect()  # release the previous mode's pipeline (and its threads) before timing
             deaths_before = len(cluster.events) if cluster else 0
             before, started_unix = machine_load(), time.time()
@@ -389,10 +391,11 @@ class CellWorker:
             if cluster and len(cluster.events) > deaths_before:
                 run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
                                + (f"; {run['note']}" if run.get("note") else ""))
-            runs.append({"mode": mode, "round": round_, "trial": round_, **run, "started_unix": started_unix,
-                         "loadavg_1m": before["loadavg_1m"],
-                         "steal_percent": steal_percent(before["cpu_times"], after["cpu_times"]),
-                         "mark": mark, "telemetry": summarize_phase(sampler.snapshot(), mark)})
+            runs.append(ModeRun.from_dict({
+                "mode": mode, "round": round_, "trial": round_, **run, "started_unix": started_unix,
+                "loadavg_1m": before["loadavg_1m"],
+                "steal_percent": steal_percent(before["cpu_times"], after["cpu_times"]),
+                "mark": mark, "telemetry": summarize_phase(sampler.snapshot(), mark)}))
         sampler.pause()
         return runs
 
@@ -460,7 +463,7 @@ def shortfall(epochs: list[dict], num_train: int, asked_epochs: int) -> dict:
     return {"images_expected": expected, "note": note}
 
 
-def serve(job: dict) -> None:
+def serve(job: Job, cores: list[int]) -> None:
     """Set the cell up, then answer the runner's commands until `finish` (or stdin closes).
 
     Set-up (imports, data, model, warm-up fit) may run while other cells set up too;
@@ -468,22 +471,22 @@ def serve(job: dict) -> None:
     A variant that needs tf.data service gets a local cluster around the whole
     cell (its servers are in this process group, so a timeout kill takes them too).
     """
-    with service_for(job["options"], Path(job["log_path"]).with_suffix(".service")) as (options, cluster):
+    with service_for(job.options, job.log_path.with_suffix(".service")) as (options, cluster):
         if cluster is not None:
             emit("service", target=cluster.target, worker_pids=cluster.worker_pids)
-        sampler = Sampler(hz=job["settings"]["telemetry_hz"]).start()
+        sampler = Sampler(hz=job.settings.telemetry_hz).start()
         with sampler.phase("setup"):  # its own mark: no timed run's telemetry includes it
-            cell = CellWorker({**job, "options": options})
+            cell = CellWorker(job.with_options(options))
             cell.use_clock(cluster)
             equivalence = cell.check_data()
             cell.validate_like(equivalence)
-            if "train" in job["settings"]["modes"]:
+            if "train" in job.settings.modes:
                 cell.warm_up()
         freeze_heap()
         sampler.pause()
         emit("set_up", framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
              accuracy_fits=cell.accuracy, validation_resize=cell.validation_resize,
-             cores=job.get("cores_used_list"), threads=thread_affinity())
+             cores=cores, threads=thread_affinity())
         for line in sys.stdin:
             command = json.loads(line)
             if command["op"] == "calibrate":
@@ -494,7 +497,8 @@ def serve(job: dict) -> None:
                 sampler.pause()
                 emit("ready", calibration=cell.calibration, loops=cell.loops.to_dict())
             elif command["op"] == "trial":
-                emit("trial", round=command["round"], runs=cell.trial(command["round"], sampler, cluster))
+                runs = cell.trial(command["round"], sampler, cluster)
+                emit("trial", round=command["round"], runs=[r.to_dict() for r in runs])
             else:
                 break
         sampler.stop()
@@ -502,7 +506,7 @@ def serve(job: dict) -> None:
         if cluster is not None:
             tail["service"] = service_record(cluster)
             tail["note"] = service_note(cluster.events)
-    atomic_write_text(Path(job["result_path"]), json.dumps(tail, default=str))
+    atomic_write_text(job.result_path, json.dumps(tail, default=str))
     emit("finished")
 
 
@@ -535,7 +539,7 @@ def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> di
     return {"rates": rates, "sampler_cpu_percent": 100.0 * cpu_s / sampled_s if sampled_s else None}
 
 
-def run_overhead_check(job: dict) -> dict:
+def run_overhead_check(job: Job) -> dict:
     """Pipeline-mode rate with and without the sampler, in alternating order, same pipeline.
 
     Each run is a calibrated sample (at least `min_sample_s`); the ratio is the median of
@@ -545,29 +549,29 @@ def run_overhead_check(job: dict) -> dict:
 
     cell = CellWorker(job)
     # long enough for the sampler to take several samples in each run, whatever --min-sample-s
-    hz = job["settings"]["telemetry_hz"]
+    hz = job.settings.telemetry_hz
     cell.modes = replace(cell.modes, min_sample_s=max(cell.modes.min_sample_s, 5.0 / hz))
     epochs = modes.calibrate_epochs(lambda: cell.pipeline(0)[0], cell.modes)[0]
-    measured = overhead_rates(cell, job["overhead_repeats"], hz, epochs)
+    measured = overhead_rates(cell, job.overhead_repeats, hz, epochs)
     on, off = measured["rates"][True], measured["rates"][False]
     paired = stats.finish_comparisons([stats.paired("sampler on", "sampler off", "pipeline",
                                                     dict(enumerate(on)), dict(enumerate(off)))])[0]
-    return {**job["cell"], "status": "ok", "on_images_per_sec": on, "off_images_per_sec": off,
+    return {**job.cell.to_record(), "status": "ok", "on_images_per_sec": on, "off_images_per_sec": off,
             "ratio": paired.ratio, "comparison": paired.to_dict(), "epochs_per_run": epochs,
             "telemetry_hz": hz, "sampler_cpu_percent": measured["sampler_cpu_percent"]}
 
 
 def main(argv: list[str]) -> int:
-    job = json.loads(Path(argv[0]).read_text())
-    os.environ["KERAS_BACKEND"] = job["cell"].get("backend", "tensorflow")  # before Keras is imported
-    job["cores_used_list"] = restrict_cores(job["cell"].get("cores"))
+    job = Job.from_dict(json.loads(Path(argv[0]).read_text()))
+    os.environ["KERAS_BACKEND"] = job.cell.backend  # before Keras is imported
+    cores = restrict_cores(job.cell.cores)
     try:
-        if job.get("overhead_repeats"):
+        if job.overhead_repeats:
             result = run_overhead_check(job)
-            atomic_write_text(Path(job["result_path"]), json.dumps(result, default=str))
+            atomic_write_text(job.result_path, json.dumps(result, default=str))
             emit("finished")
         else:
-            serve(job)
+            serve(job, cores)
     except UnavailableHere as exc:  # known before anything is measured: no traceback
         emit("unavailable", error=str(exc))
     except Exception as exc:
