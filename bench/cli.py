@@ -89,7 +89,8 @@ def add_run_parser(sub) -> None:
     p.add_argument("--model", default="small_cnn", help="small_cnn or mobilenet_v2 (weights=None)")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--trials", type=positive_int, help="rounds: every cell is measured once per round")
+    p.add_argument("--rounds", type=positive_int, help="every cell is measured once per round, shuffled")
+    p.add_argument("--trials", type=positive_int, dest="old_trials_flag", help=argparse.SUPPRESS)  # old name
     p.add_argument("--min-sample-s", type=positive_float, metavar="SECONDS",
                    help="every timed sample lasts at least this long (default: the preset's, 0.25-1)")
     p.add_argument("--image-size", type=positive_int, help="square side the images are resized to")
@@ -151,6 +152,9 @@ def renamed_flags(args: argparse.Namespace) -> None:
         print("pipebench: --profile is deprecated, use --preset (same values); `pipebench profile` is the "
               "stage-breakdown command", file=sys.stderr)
         args.preset = args.old_profile_flag
+    if getattr(args, "old_trials_flag", None) is not None:
+        print("pipebench: --trials is deprecated, use --rounds (same value)", file=sys.stderr)
+        args.rounds = args.old_trials_flag
 
 
 def add_tuning_parser(p, kind: str) -> None:
@@ -250,7 +254,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]):
         data_dir=str(args.data_dir) if args.data_dir else None,
         val_dir=str(args.val_dir) if args.val_dir else None, val_split=args.val_split,
         model=args.model, epochs=args.epochs or preset.epochs,
-        batch_size=batch_size, trials=args.trials or preset.trials,
+        batch_size=batch_size, rounds=args.rounds or preset.rounds,
         seed=args.seed, cells=cells, skipped=skipped, options=tuple(args.opt),
         timeout_s=args.timeout or preset.timeout_s, modes=check_modes(args.modes),
         min_sample_s=args.min_sample_s or preset.min_sample_s,
@@ -325,7 +329,7 @@ def cmd_list() -> int:
     print("presets (--preset):")
     for p in PRESETS.values():
         print(f"    {p.name:8s} {p.num_train} train / {p.num_val} val images, {p.image_size}px, "
-              f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.trials} round(s) "
+              f"{p.num_classes} classes, {p.epochs} epochs, batch {p.batch_size}, {p.rounds} round(s) "
               f"of samples >= {p.min_sample_s:g} s; accuracy fit {p.accuracy_epochs} epochs, band of "
               f"{p.accuracy_seeds} seeds")
     return 0

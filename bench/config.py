@@ -92,7 +92,7 @@ class Preset:
     num_classes: int
     epochs: int
     batch_size: int
-    trials: int
+    rounds: int
     timeout_s: float
     axis_rows: int = 0  # how many of AXIS_ROWS (precision, then augmentation rows) to add
     one_per_family: bool = True  # False: every registered variant
@@ -179,7 +179,7 @@ class RunConfig:
     model: str = "small_cnn"
     epochs: int = 3
     batch_size: int = 32
-    trials: int = 1
+    rounds: int = 1
     seed: int = 0
     cells: tuple[Cell, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
@@ -208,7 +208,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> RunConfig:
         """Rebuild a configuration stored in results.json (for `--resume`)."""
-        raw = {"preset": raw.get("profile"), **raw}  # earlier runs called the preset "profile"
+        raw = {"preset": raw.get("profile"), "rounds": raw.get("trials"), **raw}  # their earlier names
         fields = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}  # older runs' extras
         fields["embedded"] = EmbeddedDataset.of(raw["embedded"])
         fields["cells"] = tuple(Cell.of(c) for c in raw["cells"])

@@ -29,6 +29,18 @@ def test_the_old_profile_flag_still_works_with_a_deprecation_message(tmp_path):
     assert "deprecated" in listed.stderr and "unknown variant 'nope'" in listed.stderr
 
 
+def test_the_old_trials_flag_sets_the_rounds_with_a_deprecation_message(capsys):
+    from bench.cli import build_parser, renamed_flags
+
+    args = build_parser().parse_args(["run", "--trials", "4"])
+    renamed_flags(args)
+    assert args.rounds == 4
+    assert "--trials is deprecated, use --rounds" in capsys.readouterr().err
+    args = build_parser().parse_args(["run", "--rounds", "5"])
+    renamed_flags(args)
+    assert args.rounds == 5 and capsys.readouterr().err == ""
+
+
 def test_missing_data_dir(tmp_path):
     result = run_main("run", "--data-dir", str(tmp_path / "nope"), "--results-dir", str(tmp_path))
     assert_one_line_error(result, "does not exist", "nope")

@@ -14,7 +14,7 @@ import pytest
 
 from bench.config import PRESETS
 from bench.data.equivalence import DIFFERS, SAME, SHAPE_ONLY
-from bench.results.document import load_run
+from bench.results.document import SCHEMA_VERSION, load_run
 from bench.results.table import CSV_COLUMNS, load_frame
 from tests.helpers.cli import HOSTILE, TINY_ARGS, run_cli, run_main
 
@@ -91,7 +91,7 @@ def test_every_cell_started_from_identical_weights(quick_run):
 def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
     _, run_dir = quick_run
     doc = json.loads((run_dir / "results.json").read_text())
-    assert doc["schema_version"] == 3 and doc["complete"] is True
+    assert doc["schema_version"] == SCHEMA_VERSION and doc["complete"] is True
     assert doc["config"]["preset"] == "quick" and doc["config"]["epochs"] == 2
     assert doc["environment"]["framework"]["tensorflow"]
     assert doc["dataset"]["num_train"] == 48
@@ -135,7 +135,7 @@ def test_report_escapes_the_label_and_lists_every_cell(quick_run):
     _, run_dir = quick_run
     html = (run_dir / "report.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and HOSTILE not in html
-    assert html.count("<tr class=") == len(load_run(run_dir)["cells"])
+    assert html.count("<tr class=") == 2 * len(load_run(run_dir)["cells"])  # the table and its More columns
     assert 'id="fig-throughput"' in html and "http://" not in html.replace("http://www.w3.org", "")
 
 
@@ -147,7 +147,9 @@ def test_report_speedups_against_a_chosen_baseline(quick_run, tmp_path):
     shutil.copytree(run_dir, copy)
     result = run_main("report", str(copy), "--baseline", "tf_data_tuned")
     assert result.returncode == 0, result.stderr
-    assert "vs baseline (tf_data_tuned)" in (copy / "report.html").read_text()
+    html = (copy / "report.html").read_text()
+    assert "<strong>vs baseline</strong> is against tf_data_tuned" in html
+    assert 'title="the baseline: tf_data_tuned"' in html
     bad = run_main("report", str(copy), "--baseline", "nope")
     assert bad.returncode == 2 and "--baseline 'nope' is not in this run" in bad.stderr
 
@@ -184,7 +186,7 @@ def test_rounds_interleave_cells_and_keep_every_sample(tmp_path):
     """Three rounds of two cells: round r of every cell before round r+1 of any, each round's order
     recorded; the median and its interval (with its real coverage, 75% at n=3) come from the rounds."""
     result = run_cli("run", "--variants", "in_memory_tensor_slices,tf_data_tuned", "--modes",
-                     "pipeline,model_only", *TINY_ARGS, "--trials", "3", "--seed", "3",
+                     "pipeline,model_only", *TINY_ARGS, "--rounds", "3", "--seed", "3",
                      "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     doc = load_run(next(tmp_path.iterdir()))

@@ -1,6 +1,6 @@
 """The method against known answers: A/A runs (no difference) and an A/B pair (a stated ratio).
 
-    python tools/aa_check.py [--runs 10] [--trials 9] [--ab-repeats 5] [-- extra run arguments]
+    python tools/aa_check.py [--runs 10] [--rounds 9] [--ab-repeats 5] [-- extra run arguments]
 
 A/A: each run measures `tf_data_tuned` beside `bench.run.known_cost:same_as_tf_data_tuned`
 (exactly its dataset under another name) on the default preset's data, in
@@ -47,10 +47,10 @@ def run_into(results: Path, arguments: list[str]) -> Path:
     return next(iter(set(results.glob("*")) - before))
 
 
-def aa_run(results: Path, trials: int, extra: list[str]) -> Path:
+def aa_run(results: Path, rounds: int, extra: list[str]) -> Path:
     """One pipebench run of the A/A pair; its folder."""
     return run_into(results, ["--preset", "default", "--variants", "tf_data_tuned", "--pipeline", AA_PIPELINE,
-                              "--trials", str(trials), "--no-overhead-check", *extra])
+                              "--rounds", str(rounds), "--no-overhead-check", *extra])
 
 
 def aa_comparisons(run_dir: Path) -> list:
@@ -90,7 +90,7 @@ def ab_repeat(rounds: int, seed: int, min_sample_s: float):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--trials", type=int, default=9, help="rounds per A/A run")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds per A/A run")
     parser.add_argument("--ab-repeats", type=int, default=5)
     parser.add_argument("--ab-rounds", type=int, default=9)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "aa-check")
@@ -100,7 +100,7 @@ def main() -> int:
     found = []
     args.results_dir.mkdir(parents=True, exist_ok=True)
     for run in range(args.runs):
-        run_dir = aa_run(args.results_dir, args.trials, args.extra)
+        run_dir = aa_run(args.results_dir, args.rounds, args.extra)
         for c in aa_comparisons(run_dir):
             found.append(c)
             print(f"A/A run {run} {c.mode:10s} {c.text:22s} p={c.p_value:.3f} (Holm {c.p_adjusted:.3f}) "

@@ -1,6 +1,6 @@
 """CPU cost comparisons against known answers: A/A (no difference) and A/B (a stated extra cost).
 
-    python tools/cost_check.py [--runs 6] [--trials 9] [--load] [-- extra run arguments]
+    python tools/cost_check.py [--runs 6] [--rounds 9] [--load] [-- extra run arguments]
 
 Each run is a real `pipebench run` in pipeline mode, `--baseline tf_data_naive`, holding
 seven exact copies of `tf_data_naive` given as `--pipeline` (`bench.run.known_cost:naive_copy_N`)
@@ -40,14 +40,14 @@ KNOWN = "bench.run.known_cost"
 HOG = "while True: pass"
 
 
-def one_run(results: Path, trials: int, extra: list[str]) -> Path:
+def one_run(results: Path, rounds: int, extra: list[str]) -> Path:
     """One pipebench run of the baseline, its copies and the costlier one; its folder."""
     from tools.aa_check import run_into
 
     pipelines = [f"{KNOWN}:naive_copy_{k}" for k in range(1, COPIES + 1)] + [f"{KNOWN}:naive_plus_cpu"]
     given = [arg for p in pipelines for arg in ("--pipeline", p)]
     return run_into(results, ["--preset", "default", "--variants", "tf_data_naive", *given,
-                              "--baseline", "tf_data_naive", "--modes", "pipeline", "--trials", str(trials),
+                              "--baseline", "tf_data_naive", "--modes", "pipeline", "--rounds", str(rounds),
                               "--no-overhead-check", *extra])
 
 
@@ -93,7 +93,7 @@ def apart_ratio(repeats: int = 9) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6)
-    parser.add_argument("--trials", type=int, default=9, help="rounds per run (the fewest for Holm over 8)")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds per run (the fewest for Holm over 8)")
     parser.add_argument("--load", action="store_true", help="a CPU-bound process beside every run")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results" / "cost-check")
     parser.add_argument("extra", nargs="*", help="more `pipebench run` arguments (after --)")
@@ -110,7 +110,7 @@ def main() -> int:
     aa, ab = [], []
     try:
         for run in range(args.runs):
-            run_dir = one_run(args.results_dir, args.trials, args.extra)
+            run_dir = one_run(args.results_dir, args.rounds, args.extra)
             copies, costlier, base_us = cost_comparisons(run_dir)
             implied = implied_apart
             for c in copies:

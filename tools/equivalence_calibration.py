@@ -24,7 +24,7 @@ def run(out: Path, extra: list[str]) -> list[dict]:
 
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bench", "run", "--preset", "default", "--variants", ",".join(REGISTRY),
-               "--modes", "pipeline", "--trials", "1", "--min-sample-s", "0.05", "--results-dir", str(out),
+               "--modes", "pipeline", "--rounds", "1", "--min-sample-s", "0.05", "--results-dir", str(out),
                *extra]
     subprocess.run(command, check=True)
     doc = json.loads(sorted(out.glob("*/results.json"))[-1].read_text())

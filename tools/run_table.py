@@ -4,7 +4,8 @@
 
 One row per cell, in the recommendation's order: the deciding mode's median with its
 interval and coverage, the ratio to the baseline and to the fastest (with the paired
-test's verdict), pipeline and model-only rates, stall and AU with intervals, the build
+test's verdict), pipeline and model-only rates, stall and AU with intervals, the CPU µs per
+image with its interval and its paired ratio to the baseline's (with the cost test's verdict), the build
 time (in-memory variants decode up front there), storage per epoch, accuracy and loss
 against their bands, and time to accuracy; ★ marks the recommended set, ⚠ an interval
 wider than ±5%.
@@ -28,6 +29,14 @@ def interval(summary, digits: int = 0) -> str:
     return f"{fmt(summary.low, digits)}…{fmt(summary.high, digits)}"
 
 
+def cost_cells(s, analysis) -> list[str]:
+    """CPU µs per image in the deciding mode with its interval, and the paired cost ratio to the baseline."""
+    cost = s.cpu.get(analysis.mode)
+    versus = s.vs_baseline_cpu
+    ratio = "baseline" if s is analysis.baseline else (f"{versus.text} {versus.verdict}" if versus else "–")
+    return [f"{fmt(cost.median if cost else None)} ({interval(cost)})", ratio]
+
+
 def row(r: dict, members: set[str], analysis) -> str:
     s = r["stats"]
     main = s.modes.get(analysis.mode)
@@ -48,6 +57,7 @@ def row(r: dict, members: set[str], analysis) -> str:
              fmt(model.median if model else None),
              f"{fmt(s.stall.median if s.stall else None, 1)} ({interval(s.stall, 1)})",
              f"{fmt(s.au.median if s.au else None, 1)} ({interval(s.au, 1)})",
+             *cost_cells(s, analysis),
              fmt(s.build_s, 2), fmt(storage / 2**20 if storage is not None else None, 2), accuracy, loss,
              fmt(s.time_to_accuracy_s, 2)]
     return "| " + " | ".join(cells) + " |"
@@ -63,9 +73,10 @@ def main() -> int:
     members = {m["row"]["label"] for m in pick["members"]} if pick else set()
     base = analysis.baseline.cell.label if analysis.baseline else "baseline"
     print(f"| variant | {analysis.mode} images/s (interval, coverage) | vs {base} | vs fastest (paired test) "
-          "| pipeline | model-only | stall % (interval) | AU % (interval) | build (s) | storage MiB/epoch "
+          "| pipeline | model-only | stall % (interval) | AU % (interval) | CPU µs / image (interval) "
+          f"| cost vs {base} (paired test) | build (s) | storage MiB/epoch "
           "| val. acc. | val. loss | time to acc. (s) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = sorted(rows, key=lambda r: (r["label"] not in members, -(r["images_per_sec"] or 0)))
     for r in order:
         print(row(r, members, analysis))

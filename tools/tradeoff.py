@@ -2,7 +2,7 @@
 
 Run the default preset once with many rounds and long samples, e.g.
 
-    pipebench run --preset default --trials 12 --min-sample-s 2
+    pipebench run --preset default --rounds 12 --min-sample-s 2
 
 then this script reads its `results.json` and asks, for the training mode: had the
 samples been shorter (the first k steady-state epochs of each sample, a continuous

@@ -52,7 +52,7 @@ def cell_row(stats_: CellStats, mode: str = "train") -> dict:
         "variant": cell.variant, "options": " ".join(cell.options), "backend": cell.backend,
         "precision": cell.precision, "augmentation": cell.augmentation, "status": result.status,
         "error": result.error, "label": cell.label, "key": cell.key, "stats": stats_,
-        "trials": train.n if train else 0,
+        "rounds": train.n if train else 0,
         "images_per_sec": train.median if train else None,
         "ci_low": train.low if train else None, "ci_high": train.high if train else None,
         "coverage": train.coverage if train else None, "unstable": bool(train and train.unstable),
@@ -103,7 +103,8 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
         scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
         band=analysis.band, loss_band=analysis.loss_band, band_cell=band_label(doc),
         fitted=any(c.result.accuracy_fits for c in analysis.cells),
-        mode=MODE_LABELS.get(analysis.mode, analysis.mode), basis=basis(analysis, doc),
+        mode=MODE_LABELS.get(analysis.mode, analysis.mode), mode_key=analysis.mode,
+        basis=basis(analysis, doc),
         figures={
             "throughput": figures.throughput_bars(pd.DataFrame(rows)) if rows else None,
             "modes": figures.modes_bars(rows),

@@ -20,7 +20,7 @@ from bench.errors import PipebenchError
 from bench.results.records import CellResult
 from pipelines.files import atomic_write_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Schema history (the loader upgrades older documents step by step):
 #   1: cells with raw `trials` of end-to-end training only.
 #   2: cells with raw `runs`, one per mode x trial (pipeline, train, model_only, simulated),
@@ -33,6 +33,8 @@ SCHEMA_VERSION = 3
 #      Added within 3, absent from older documents (read as None): each run's CPU time
 #      (`cpu_s`, `service_cpu_s`, `main_thread_cpu_s`, `busiest_thread_cpu_s`, `cpu_read_s`);
 #      each cell's `cores` (--cores), `cpu_affinity` and `threads`.
+#   4: the configuration's `trials` is called `rounds`, as the command line and the report
+#      call it (`--trials` is a deprecated alias of `--rounds`).
 
 MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
 
@@ -132,4 +134,12 @@ def upgrade_2_to_3(doc: dict) -> dict:
     return {**doc, "schema_version": 3}
 
 
-UPGRADES = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
+def upgrade_3_to_4(doc: dict) -> dict:
+    """Version 3 called the configuration's rounds `trials`."""
+    config = doc.get("config")
+    if isinstance(config, dict) and "trials" in config:
+        config["rounds"] = config.pop("trials")
+    return {**doc, "schema_version": 4}
+
+
+UPGRADES = {1: upgrade_1_to_2, 2: upgrade_2_to_3, 3: upgrade_3_to_4}

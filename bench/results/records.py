@@ -2,7 +2,7 @@
 
 They are frozen: a measurement, once made, is never changed; statistics are
 derived from them (`bench.results.analysis.analyse`). Each reads and writes the JSON of
-`results.json` (schema 3): `from_dict` accepts what the worker wrote and what
+`results.json` (schema 4): `from_dict` accepts what the worker wrote and what
 older schemas become after their upgrade, `to_dict` writes it back unchanged,
 so a document survives load -> save byte for byte in meaning.
 """

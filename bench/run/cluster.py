@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.errors import PipebenchError
 
-PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+REPO_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding bench/ and pipelines/
 READY = "@pipebench-service ready"
 WORKER_TIMEOUT_MS = 3000  # how soon the dispatcher gives up on a silent worker
 HEARTBEAT_MS = 500
@@ -137,7 +137,7 @@ class LocalCluster:
     def spawn(self, role: str, *args: str, keep: bool = True) -> subprocess.Popen:
         log = open(self.log_dir / f"{role}-{len(self.procs)}.log", "w")  # noqa: SIM115 (closed in stop)
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-               "PYTHONPATH": os.pathsep.join(filter(None, [PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
+               "PYTHONPATH": os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")]))}
         proc = subprocess.Popen([sys.executable, "-m", "bench.run.cluster", role, *args],
                                 stdout=subprocess.PIPE if role == "dispatcher" else log, stderr=log,
                                 text=True, env=env)

@@ -21,7 +21,7 @@ class Settings:
     model: str
     epochs: int
     batch_size: int
-    trials: int
+    rounds: int
     seed: int
     modes: tuple[str, ...]
     step_s: float

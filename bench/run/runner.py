@@ -49,7 +49,7 @@ from pipelines.base import (
     with_capability,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the folder holding bench/ and pipelines/
 # a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
 OVERHEAD_REPEATS = 6
 DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
@@ -84,7 +84,7 @@ def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> Job
 def child_env() -> dict:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH")]))
     return env
 
 
@@ -291,12 +291,12 @@ def round_order(cells: list[Cell], seed: int, round_: int) -> list[Cell]:
     return [cells[i] for i in rng.permutation(len(cells))]
 
 
-def missing_rounds(record: dict, trials: int) -> list[int]:
+def missing_rounds(record: dict, rounds: int) -> list[int]:
     """The rounds a cell still lacks (none for a cell that ended: unavailable, refused, ...)."""
     if record.get("status") in DONE_STATUSES:
         return []
     done = {r.get("round", r.get("trial")) for r in record.get("runs", [])}
-    return [r for r in range(trials) if r not in done]
+    return [r for r in range(rounds) if r not in done]
 
 
 def stop_cell(record: dict, stop: CellStopped) -> None:
@@ -350,13 +350,13 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
                   doc: dict, run_dir: Path, bar) -> None:
     """Trial `round_` of every cell that still needs it, in the round's shuffled order."""
     order = [c for c in round_order(cells, doc["config"]["seed"], round_)
-             if c.key in procs and round_ in missing_rounds(records[c.key], doc["config"]["trials"])]
+             if c.key in procs and round_ in missing_rounds(records[c.key], doc["config"]["rounds"])]
     if not order:
         return
     started = time.time()
     doc["rounds"].append({"round": round_, "order": [c.key for c in order], "started_unix": started})
     for cell in order:
-        bar.set_description(f"round {round_ + 1}/{doc['config']['trials']}: {cell.label}")
+        bar.set_description(f"round {round_ + 1}/{doc['config']['rounds']}: {cell.label}")
         proc = procs[cell.key]
         proc.send("trial", round=round_)
         try:
@@ -366,22 +366,22 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
             del procs[cell.key]
         bar.update(1)
         save_document(run_dir, doc)
-    bar.write(f"round {round_ + 1}/{doc['config']['trials']}: {len(order)} cell(s) in "
+    bar.write(f"round {round_ + 1}/{doc['config']['rounds']}: {len(order)} cell(s) in "
               f"{time.time() - started:.0f} s", file=sys.stderr)
 
 
-def settle(record: dict, trials: int) -> None:
+def settle(record: dict, rounds: int) -> None:
     """A measured cell's final status: failed (with the first error) if any mode failed; incomplete
     if the run stopped before all its rounds (`--resume` measures the rest); else ok."""
     if record["status"] != "running":
         return
     errors = [r["error"] for r in record["runs"] if r.get("status") != "ok"]
-    missing = missing_rounds(record, trials)
+    missing = missing_rounds(record, rounds)
     if errors:
         record["status"], record["error"] = "failed", errors[0]
     elif missing:
         record["status"] = "incomplete"
-        record["error"] = f"measured {trials - len(missing)} of {trials} rounds before the run stopped"
+        record["error"] = f"measured {rounds - len(missing)} of {rounds} rounds before the run stopped"
     else:
         record["status"], record["error"] = "ok", None
 
@@ -435,8 +435,8 @@ def cell_records(config: RunConfig, doc: dict) -> dict[str, dict]:
 def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None:
     """Start the workers of every cell that lacks rounds, measure the rounds, collect the tails."""
     records = cell_records(config, doc)
-    todo = [c for c in config.cells if missing_rounds(records[c.key], config.trials)]
-    bar = tqdm(total=sum(len(missing_rounds(records[c.key], config.trials)) for c in todo), unit="trial",
+    todo = [c for c in config.cells if missing_rounds(records[c.key], config.rounds)]
+    bar = tqdm(total=sum(len(missing_rounds(records[c.key], config.rounds)) for c in todo), unit="round",
                dynamic_ncols=True, mininterval=0.5, disable=None)  # a bar on a terminal only
     procs: dict[str, CellProcess] = {}
     try:
@@ -450,7 +450,7 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
         set_up(procs, records, doc)
         choose_target(config, doc, records)
         save_document(run_dir, doc)
-        for round_ in range(config.trials):
+        for round_ in range(config.rounds):
             measure_round(round_, todo, procs, records, doc, run_dir, bar)
         finish_cells(procs, records)
     finally:
@@ -458,7 +458,7 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
             proc.kill()
         bar.close()
         for cell in todo:
-            settle(records[cell.key], config.trials)
+            settle(records[cell.key], config.rounds)
             bar.write(cell_line(records[cell.key]), file=sys.stderr)
 
 

@@ -21,7 +21,7 @@ from tests.helpers.cli import run_cli, run_main
 from tests.helpers.contract import assert_contract, one_epoch, reference_for
 
 AS_ROOT = os.geteuid() == 0  # root reads a chmod 000 file; the unreadable case runs as nobody then
-SMALL_RUN = ("--image-size", "32", "--epochs", "2", "--batch-size", "8", "--trials", "1",
+SMALL_RUN = ("--image-size", "32", "--epochs", "2", "--batch-size", "8", "--rounds", "1",
              "--min-sample-s", "0.05", "--accuracy-epochs", "2")
 
 

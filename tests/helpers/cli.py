@@ -15,7 +15,7 @@ TESTS = ROOT / "tests"
 # small files (a long side of 36-56 px, resized to 32) keep the tests' decoding cheap
 TINY = {"num_train": 48, "num_val": 24, "image_size": 32, "num_classes": 3, "long_side": (36, 56)}
 TINY_ARGS = ("--num-train", "48", "--num-val", "24", "--image-size", "32", "--source-size", "36,56",
-             "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--trials", "1",
+             "--num-classes", "3", "--epochs", "2", "--batch-size", "16", "--rounds", "1",
              "--min-sample-s", "0.05",  # short samples: these tests check bookkeeping, not speed
              "--accuracy-epochs", "2", "--accuracy-seeds", "3")  # a 2-epoch accuracy fit, a band of 3
 HOSTILE = "<script>alert(1)</script>"

@@ -53,6 +53,27 @@ def screenshot(browser, name):
     assert browser.save_screenshot(str(SCREENSHOTS / name))
 
 
+def assert_rows_fit_one_line(browser, width=1400):
+    """At `width` px, every results row is one line high and the table needs no sideways scroll;
+    the method and the further columns are one click away, collapsed."""
+    browser.set_window_size(width, 900)
+    lines = browser.execute_script("""
+        return Array.from(document.querySelectorAll('#results tbody tr')).map(function (row) {
+          var style = getComputedStyle(row.cells[1]);
+          var one = parseFloat(style.lineHeight) + parseFloat(style.paddingTop)
+                    + parseFloat(style.paddingBottom);
+          return row.getBoundingClientRect().height / one;
+        });""")
+    assert lines and max(lines) < 1.5, lines
+    table, frame = browser.execute_script(
+        "var t = document.getElementById('results'); return [t.scrollWidth, t.parentElement.clientWidth];")
+    assert table <= frame, (table, frame)
+    for collapsed in ("how-to-read", "more-columns"):
+        assert browser.find_element("id", collapsed).get_attribute("open") is None
+    more = browser.find_elements("css selector", "#results-detail tbody tr")
+    assert len(more) == len(browser.find_elements("css selector", "#results tbody tr"))
+
+
 def test_run_report_in_chromium(browser, quick_run):
     from bench.results.document import load_run
 
@@ -68,11 +89,11 @@ def test_run_report_in_chromium(browser, quick_run):
         assert size[0] and size[1] > 0 and size[2] > 0, image.get_attribute("id")
     rows = browser.find_elements("css selector", "#results tbody tr")
     assert len(rows) == len(load_run(run_dir)["cells"])
-    header = browser.find_elements("css selector", "#results th")[3]  # train images/s
-    header.click()
-    rates = [float(r.find_elements("tag name", "td")[3].get_attribute("data-sort")) for r in
+    browser.find_element("css selector", "#results tr.columns th.rate").click()  # train images/s
+    rates = [float(r.find_element("css selector", "td.rate").get_attribute("data-sort")) for r in
              browser.find_elements("css selector", "#results tbody tr")]
     assert rates == sorted(rates)
+    assert_rows_fit_one_line(browser)
     band = browser.find_element("id", "accuracy-band").text  # the reference fitted with 3 seeds (TINY_ARGS)
     assert "Accuracy band:" in band and "3 fits of tf_data_tuned" in band
     assert "shuffled with seeds 0–2" in band

@@ -38,7 +38,7 @@ def test_version_1_is_upgraded_to_train_runs(tmp_path):
 
 def test_unknown_version_fails_with_the_file_named(tmp_path):
     write(tmp_path, {**V1_DOC, "schema_version": 99})
-    with pytest.raises(PipebenchError, match=r"results.json.*schema_version 99.*versions 1\.\.3"):
+    with pytest.raises(PipebenchError, match=r"results.json.*schema_version 99.*versions 1\.\.4"):
         load_run(tmp_path)
 
 
@@ -131,3 +131,18 @@ def test_typed_records_survive_a_save_and_a_load(tmp_path):
     for before, after in zip(doc["cells"][0]["runs"], again["cells"][0]["runs"], strict=True):
         assert {k: v for k, v in before.items() if v is not None} == {
             k: v for k, v in after.items() if v is not None}
+
+
+def test_version_3_calls_its_rounds_trials_and_loads_with_them_as_rounds(tmp_path):
+    from bench.config import RunConfig
+    from tests.helpers.cli import TINY
+
+    write(tmp_path, {**V2_DOC, "schema_version": 3, "rounds": [],
+                     "config": {"preset": "quick", "embedded": dict(TINY), "trials": 9,
+                                "cells": [{"variant": "generator", "precision": "float32",
+                                           "augmentation": "none"}]}})
+    doc = load_run(tmp_path)
+    assert doc["schema_version"] == SCHEMA_VERSION == 4
+    assert doc["config"]["rounds"] == 9 and "trials" not in doc["config"]
+    assert RunConfig.from_dict(doc["config"]).rounds == 9  # --resume of an older run
+    assert RunConfig.from_dict({**doc["config"], "trials": 7, "rounds": None} | {"rounds": 7}).rounds == 7

@@ -23,7 +23,7 @@ from bench.report.scaling import service_scaling
 from tests.helpers.cli import ROOT, TAG, run_cli
 
 RUN = ("--num-train", "96", "--num-val", "32", "--image-size", "32", "--num-classes", "3", "--epochs", "2",
-       "--batch-size", "16", "--min-sample-s", "0.05", "--trials", "1", "--no-overhead-check",
+       "--batch-size", "16", "--min-sample-s", "0.05", "--rounds", "1", "--no-overhead-check",
        "--accuracy-epochs", "2")
 
 
@@ -130,7 +130,7 @@ def wait_for_workers(run: subprocess.Popen) -> list[psutil.Process]:
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_is_replaced_and_reported(tmp_path):
     run = start_run(tmp_path, "--variants", "generator,tf_data_service", "--service-workers", "2",
-                    "--modes", "pipeline,train", *RUN[:-3], "--trials", "2", "--no-overhead-check")
+                    "--modes", "pipeline,train", *RUN[:-3], "--rounds", "2", "--no-overhead-check")
     victim = wait_for_workers(run)[0]
     time.sleep(2.0)  # inside the cell's measurements
     victim.kill()

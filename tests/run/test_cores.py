@@ -20,7 +20,7 @@ def cores_run(tmp_path_factory):
     counts = [1, 2] if usable_cores() >= 2 else [1]
     results = tmp_path_factory.mktemp("results")
     result = run_cli("run", "--variants", "tf_data_tuned", "--modes", "pipeline",
-                     "--cores", ",".join(map(str, counts)), *TINY_ARGS, "--trials", "2",
+                     "--cores", ",".join(map(str, counts)), *TINY_ARGS, "--rounds", "2",
                      "--no-overhead-check", "--results-dir", str(results))
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(next(results.glob("*/results.json")).read_text()), counts

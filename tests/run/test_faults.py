@@ -48,7 +48,7 @@ def test_sigint_keeps_finished_cells_marks_incomplete_and_resume_finishes(tmp_pa
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     variants = "in_memory_tensor_slices,tf_data_naive,tf_data_tuned"
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--variants", variants, *FAST, *TINY_ARGS,
-                             "--trials", "2", "--results-dir", str(tmp_path)], cwd=ROOT, env=env,
+                             "--rounds", "2", "--results-dir", str(tmp_path)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     results = None

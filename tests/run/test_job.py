@@ -13,7 +13,7 @@ from tests.helpers.cli import TINY
 
 def test_a_job_survives_its_json_file_and_the_reference_alone_gets_the_band_seeds(tiny_spec, tmp_path):
     reference, other = Cell("tf_data_tuned"), Cell("generator", cores=1, options=("prefetch=2",))
-    config = RunConfig("quick", EmbeddedDataset(**TINY), cells=(reference, other), trials=3, accuracy_seeds=4,
+    config = RunConfig("quick", EmbeddedDataset(**TINY), cells=(reference, other), rounds=3, accuracy_seeds=4,
                        modes=("train", "pipeline"), options=("tf_data_tuned.cache=disk",), page_cache="cold")
     for cell in config.cells:
         job = job_for(cell, config, tiny_spec, tmp_path)
@@ -29,9 +29,21 @@ def test_a_job_survives_its_json_file_and_the_reference_alone_gets_the_band_seed
 
 def test_settings_take_every_shared_field_of_the_run():
     config = RunConfig("quick", EmbeddedDataset(**TINY), model="mobilenet_v2", epochs=4, batch_size=8,
-                       trials=9, seed=3, min_sample_s=0.4, step_s=0.02, telemetry_hz=2.0, accuracy_epochs=6)
+                       rounds=9, seed=3, min_sample_s=0.4, step_s=0.02, telemetry_hz=2.0, accuracy_epochs=6)
     settings = Settings.of(config)
-    assert (settings.model, settings.epochs, settings.batch_size, settings.trials, settings.seed) == (
+    assert (settings.model, settings.epochs, settings.batch_size, settings.rounds, settings.seed) == (
         "mobilenet_v2", 4, 8, 9, 3)
     assert (settings.min_sample_s, settings.step_s, settings.telemetry_hz, settings.accuracy_epochs) == (
         0.4, 0.02, 2.0, 6)
+
+
+def test_a_worker_and_a_service_server_find_the_project_from_any_folder():
+    """The first PYTHONPATH entry a child gets is the folder that holds bench/ and pipelines/."""
+    import os
+    from pathlib import Path
+
+    from bench.run import cluster
+    from bench.run.runner import child_env
+
+    for root in (Path(child_env()["PYTHONPATH"].split(os.pathsep)[0]), Path(cluster.REPO_ROOT)):
+        assert (root / "bench" / "run" / "worker.py").is_file() and (root / "pipelines" / "base.py").is_file()
