@@ -132,6 +132,7 @@ def cost_rows(analysis: Analysis) -> list[dict]:
             continue
         rows.append({"label": c.cell.label, "cost": cost, "pipeline_cpu": c.pipeline_cpu,
                      "pipeline_mode": c.cpu.get("pipeline"), "versus": c.vs_baseline_cpu,
+                     "is_baseline": c is analysis.baseline,
                      "cores_used": c.cores_used.get("pipeline"), "capacity": capacity,
                      "cores_needed": c.cores_needed, "predicted": c.predicted_images_per_sec,
                      "service_workers": c.service_workers_needed,
