@@ -408,8 +408,3 @@ def cost_comparisons(cells: list[CellStats], base: CellStats | None, mode: str) 
 def summaries_of(result: CellResult) -> dict[str, Summary | None]:
     """Median and interval of each mode's per-round rates (successful runs only)."""
     return {mode: summarize(result.by_round(mode).values()) for mode in MODES if result.runs_of(mode)}
-
-
-def mode_summaries(cell: dict) -> dict[str, Summary | None]:
-    """`summaries_of` a stored cell record."""
-    return summaries_of(CellResult.from_dict(cell))

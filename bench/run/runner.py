@@ -34,10 +34,11 @@ from tqdm import tqdm
 from bench.config import Cell, RunConfig, band_cell, default_target_accuracy
 from bench.data.checks import CheckReport
 from bench.data.dataset import DataSpec, resolve_spec
+from bench.data.equivalence import Equivalence
 from bench.errors import PipebenchError
-from bench.results.analysis import accuracy_band, mode_summaries
+from bench.results.analysis import accuracy_band, summaries_of
 from bench.results.document import SCHEMA_VERSION, load_run, new_run_dir, save_document, unmeasured
-from bench.results.records import CellResult
+from bench.results.records import CellResult, ModeRun
 from bench.run import environment, memory
 from bench.run.job import Job, Settings
 from bench.run.worker import EVENT_PREFIX
@@ -196,15 +197,12 @@ def run_child(job: Job, timeout_s: float) -> dict:
     return json.loads(job.result_path.read_text())
 
 
-def cell_line(cell: dict) -> str:
+def cell_line(result: CellResult) -> str:
     """One line for a finished cell: its name, status and median rate per mode."""
-    label = Cell.of(cell).label
-    parts = []
-    for mode, summary in mode_summaries(cell).items():
-        if summary is not None:
-            parts.append(f"{mode} {summary.median:,.0f}")
+    parts = [f"{mode} {summary.median:,.0f}" for mode, summary in summaries_of(result).items()
+             if summary is not None]
     rates = f"images/s: {', '.join(parts)}" if parts else ""
-    return f"{label}: {cell['status']} {rates} {cell.get('error') or ''}".rstrip()
+    return f"{result.cell.label}: {result.status} {rates} {result.error or ''}".rstrip()
 
 
 def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
@@ -250,6 +248,8 @@ def overhead_line(result: dict) -> str:
     return (f"telemetry overhead check ({result['variant']}, pipeline mode): throughput with the "
             f"sampler on / off = {ratio:.4f}{interval}, {comparison.get('verdict', '')}; the sampler "
             f"itself used {result['sampler_cpu_percent']:.2f}% of one core")
+
+
 def resume_document(run_dir: Path, spec: DataSpec) -> dict:
     """A saved run's document, checked to be over the same data as now."""
     doc = load_run(run_dir)
@@ -272,16 +272,17 @@ def unavailable_reason(cell: Cell) -> str | None:
     return None
 
 
-def start_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path, on_event) -> CellProcess | dict:
-    """The cell's worker, started; or the record of why it cannot run (unavailable, refused)."""
+def start_cell(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path,
+               on_event) -> CellProcess | tuple[str, str]:
+    """The cell's worker, started; or the status and reason why it cannot run (unavailable, refused)."""
     reason = unavailable_reason(cell)
     if reason is not None:
-        return unmeasured(cell.to_record(), "unavailable", reason)
+        return "unavailable", reason
     job = job_for(cell, config, spec, run_dir)
     copies = get_variant(cell.variant).decoded_copies(job.options)
     reason = memory.refusal(cell.variant, copies, spec, config.memory_budget_bytes)
     if reason is not None:
-        return unmeasured(cell.to_record(), "refused", reason)
+        return "refused", reason
     return CellProcess(job, config.timeout_s, on_event)
 
 
@@ -291,19 +292,54 @@ def round_order(cells: list[Cell], seed: int, round_: int) -> list[Cell]:
     return [cells[i] for i in rng.permutation(len(cells))]
 
 
-def missing_rounds(record: dict, rounds: int) -> list[int]:
+def missing_rounds(result: CellResult, rounds: int) -> list[int]:
     """The rounds a cell still lacks (none for a cell that ended: unavailable, refused, ...)."""
-    if record.get("status") in DONE_STATUSES:
+    if result.status in DONE_STATUSES:
         return []
-    done = {r.get("round", r.get("trial")) for r in record.get("runs", [])}
+    done = {run.round for run in result.runs}
     return [r for r in range(rounds) if r not in done]
 
 
-def stop_cell(record: dict, stop: CellStopped) -> None:
-    record["status"], record["error"] = stop.status, stop.message
+class Ledger:
+    """The run's cells as typed, frozen `CellResult`s, in the document's order.
+
+    Every change replaces a cell's record (`dataclasses.replace`); `save` writes them into
+    the document and the document to `results.json`, so what is on disk is always what
+    the records say."""
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.cells = {Cell.of(c).key: CellResult.from_dict(c) for c in doc["cells"]}
+
+    def __getitem__(self, key: str) -> CellResult:
+        return self.cells[key]
+
+    def values(self):
+        return self.cells.values()
+
+    def add(self, cell: Cell) -> None:
+        self.cells[cell.key] = CellResult(cell=cell, status="running")
+
+    def update(self, key: str, extra: dict | None = None, **changes) -> None:
+        """Replace the cell's record with `changes` to its fields and `extra` merged into its extras."""
+        result = self.cells[key]
+        self.cells[key] = replace(result, **changes, extra={**result.extra, **(extra or {})})
+
+    def add_runs(self, key: str, runs: list[dict]) -> None:
+        self.update(key, runs=self.cells[key].runs + tuple(ModeRun.from_dict(r) for r in runs))
+
+    def stop(self, key: str, stop: CellStopped) -> None:
+        self.update(key, status=stop.status, error=stop.message)
+
+    def settle(self, key: str, rounds: int) -> None:
+        self.cells[key] = settled(self.cells[key], rounds)
+
+    def save(self, run_dir: Path) -> None:
+        self.doc["cells"] = [result.to_dict() for result in self.cells.values()]
+        save_document(run_dir, self.doc)
 
 
-def answers(procs: dict[str, CellProcess], records: dict[str, dict], name: str, command: str | None = None):
+def answers(procs: dict[str, CellProcess], records: Ledger, name: str, command: str | None = None):
     """(key, event) of each worker's next `name` event, one worker at a time (sending `command`
     first, if given); a worker that stops instead is recorded as such and dropped."""
     for key, proc in list(procs.items()):
@@ -312,41 +348,42 @@ def answers(procs: dict[str, CellProcess], records: dict[str, dict], name: str, 
         try:
             event = proc.wait_for(name)
         except CellStopped as stop:
-            stop_cell(records[key], stop)
+            records.stop(key, stop)
             del procs[key]
             continue
         yield key, event
 
 
-def set_up(procs: dict[str, CellProcess], records: dict[str, dict], doc: dict) -> None:
+def set_up(procs: dict[str, CellProcess], records: Ledger, doc: dict) -> None:
     """Wait for every worker's set-up (they run together), then calibrate them one at a time."""
     for key, event in answers(procs, records, "set_up"):
         framework = event["framework"]
-        records[key].update(framework=framework, warmup_fit=event["warmup_fit"],
-                            equivalence=event.get("equivalence"), accuracy_fits=event["accuracy_fits"],
-                            validation_resize=event.get("validation_resize"),
-                            cpu_affinity=event.get("cores"), threads=event.get("threads"))
+        checked = event.get("equivalence")
+        records.update(key, equivalence=Equivalence.from_dict(checked) if checked else None, extra={
+            "framework": framework, "warmup_fit": event["warmup_fit"],
+            "accuracy_fits": event["accuracy_fits"], "validation_resize": event.get("validation_resize"),
+            "cpu_affinity": event.get("cores"), "threads": event.get("threads")})
         doc["environment"].setdefault("framework", framework)
         doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
     for key, event in answers(procs, records, "ready", command="calibrate"):
-        records[key].update(calibration=event["calibration"], loops=event["loops"])
+        records.update(key, extra={"calibration": event["calibration"], "loops": event["loops"]})
 
 
-def choose_target(config: RunConfig, doc: dict, records: dict[str, dict]) -> None:
+def choose_target(config: RunConfig, doc: dict, records: Ledger) -> None:
     """Time to accuracy's target: as given, else the accuracy band's lower edge (a level a
     correct pipeline reaches and one that changes the data does not), else, without a band,
     the 1.5 times chance the document started with."""
     if config.target_accuracy is not None:
         doc["target_accuracy_source"] = "given"
         return
-    band = accuracy_band([CellResult.from_dict(r) for r in records.values()], doc["dataset"]["num_val"])
+    band = accuracy_band(list(records.values()), doc["dataset"]["num_val"])
     if band is not None:
         doc["target_accuracy"], doc["target_accuracy_source"] = band.low, "accuracy band's lower edge"
     else:
         doc["target_accuracy_source"] = "1.5 x chance (no accuracy band)"
 
 
-def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess], records: dict[str, dict],
+def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess], records: Ledger,
                   doc: dict, run_dir: Path, bar) -> None:
     """Trial `round_` of every cell that still needs it, in the round's shuffled order."""
     order = [c for c in round_order(cells, doc["config"]["seed"], round_)
@@ -360,39 +397,37 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
         proc = procs[cell.key]
         proc.send("trial", round=round_)
         try:
-            records[cell.key]["runs"].extend(proc.wait_for("trial")["runs"])
+            records.add_runs(cell.key, proc.wait_for("trial")["runs"])
         except CellStopped as stop:
-            stop_cell(records[cell.key], stop)
+            records.stop(cell.key, stop)
             del procs[cell.key]
         bar.update(1)
-        save_document(run_dir, doc)
+        records.save(run_dir)
     bar.write(f"round {round_ + 1}/{doc['config']['rounds']}: {len(order)} cell(s) in "
               f"{time.time() - started:.0f} s", file=sys.stderr)
 
 
-def settle(record: dict, rounds: int) -> None:
+def settled(result: CellResult, rounds: int) -> CellResult:
     """A measured cell's final status: failed (with the first error) if any mode failed; incomplete
     if the run stopped before all its rounds (`--resume` measures the rest); else ok."""
-    if record["status"] != "running":
-        return
-    errors = [r["error"] for r in record["runs"] if r.get("status") != "ok"]
-    missing = missing_rounds(record, rounds)
+    if result.status != "running":
+        return result
+    errors = [r.error for r in result.runs if r.status != "ok"]
+    missing = missing_rounds(result, rounds)
     if errors:
-        record["status"], record["error"] = "failed", errors[0]
-    elif missing:
-        record["status"] = "incomplete"
-        record["error"] = f"measured {rounds - len(missing)} of {rounds} rounds before the run stopped"
-    else:
-        record["status"], record["error"] = "ok", None
+        return replace(result, status="failed", error=errors[0])
+    if missing:
+        return replace(result, status="incomplete",
+                       error=f"measured {rounds - len(missing)} of {rounds} rounds before the run stopped")
+    return replace(result, status="ok", error=None)
 
 
-def finish_cells(procs: dict[str, CellProcess], records: dict[str, dict]) -> None:
+def finish_cells(procs: dict[str, CellProcess], records: Ledger) -> None:
     """Collect each worker's telemetry series (and service record), then let it go."""
     for key, proc in list(procs.items()):
         tail = proc.finish()
-        records[key].update({k: v for k, v in tail.items() if k != "note"})
-        if tail.get("note"):
-            records[key]["note"] = tail["note"]
+        note = {"note": tail["note"]} if tail.get("note") else {}
+        records.update(key, **note, extra={k: v for k, v in tail.items() if k != "note"})
         del procs[key]
 
 
@@ -420,15 +455,14 @@ def cold_page_cache_possible(config: RunConfig, spec: DataSpec) -> None:
                              "or data on local storage")
 
 
-def cell_records(config: RunConfig, doc: dict) -> dict[str, dict]:
+def cell_records(config: RunConfig, doc: dict) -> Ledger:
     """Each cell's record in `doc`, added (status running, no runs) where the run lacks it."""
-    records = {Cell.of(c).key: c for c in doc["cells"]}
+    records = Ledger(doc)
     for cell in config.cells:
-        if cell.key not in records:
-            records[cell.key] = {**cell.to_record(), "status": "running", "error": None, "runs": []}
-            doc["cells"].append(records[cell.key])
-        elif records[cell.key]["status"] == "incomplete":
-            records[cell.key].update(status="running", error=None)  # resumed: its missing rounds come now
+        if cell.key not in records.cells:
+            records.add(cell)
+        elif records[cell.key].status == "incomplete":
+            records.update(cell.key, status="running", error=None)  # resumed: its missing rounds come now
     return records
 
 
@@ -442,14 +476,15 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
     try:
         for cell in todo:
             started = start_cell(cell, config, spec, run_dir, lambda e: show_event(bar, e))
-            if isinstance(started, dict):
-                records[cell.key].update(started)
-            else:
+            if isinstance(started, CellProcess):
                 procs[cell.key] = started
+            else:
+                status, reason = started
+                records.update(cell.key, status=status, error=reason)
         bar.set_description(f"setting up {len(procs)} cell(s)")
         set_up(procs, records, doc)
         choose_target(config, doc, records)
-        save_document(run_dir, doc)
+        records.save(run_dir)
         for round_ in range(config.rounds):
             measure_round(round_, todo, procs, records, doc, run_dir, bar)
         finish_cells(procs, records)
@@ -458,8 +493,9 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
             proc.kill()
         bar.close()
         for cell in todo:
-            settle(records[cell.key], config.rounds)
+            records.settle(cell.key, config.rounds)
             bar.write(cell_line(records[cell.key]), file=sys.stderr)
+        records.save(run_dir)
 
 
 def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:

@@ -143,6 +143,44 @@ def steal_percent(before: dict, after: dict) -> float | None:
     return 100.0 * (after["steal"] - before["steal"]) / total if total > 0 else None
 
 
+class InitialModel:
+    """The cell's model, built and compiled once, and put back to its initial state on demand.
+
+    Before every later fit its weights and optimizer state are restored to the snapshot taken
+    at build time (checked by hash), so each trial starts from identical weights without
+    tracing anew. The learning rate decays over the accuracy fit's steps (`accuracy_epochs`).
+    """
+
+    def __init__(self, job: Job, accuracy_epochs: int):
+        self.job, self.accuracy_epochs = job, accuracy_epochs
+        self.model = None
+        self.core_hash = self.snapshot = self.full_hash = None
+
+    def build(self) -> None:
+        settings, spec = self.job.settings, self.job.spec
+        layers = augment.keras_layers(settings.seed) if self.job.cell.augmentation == "keras_layers" else ()
+        steps = -(-len(spec.train_files) // settings.batch_size)
+        model, self.core_hash = build_model(settings.model, spec.image_size, spec.num_classes, settings.seed,
+                                            layers, decay_steps=steps * self.accuracy_epochs)
+        model.optimizer.build(model.trainable_variables)
+        self.snapshot = ([v.numpy() for v in model.variables], [v.numpy() for v in model.optimizer.variables])
+        self.model, self.full_hash = model, weights_sha256(model)
+
+    def restored(self):
+        """The model at its initial state (built on first use), and the hash of its initial weights."""
+        if self.model is None:
+            self.build()
+            return self.model, self.core_hash
+        weights, optimizer_state = self.snapshot
+        for variable, value in zip(self.model.variables, weights, strict=True):
+            variable.assign(value)
+        for variable, value in zip(self.model.optimizer.variables, optimizer_state, strict=True):
+            variable.assign(value)
+        if weights_sha256(self.model) != self.full_hash:
+            raise RuntimeError("restoring the model's initial weights failed")
+        return self.model, self.core_hash
+
+
 class CellWorker:
     """One cell's job, with what every mode of it needs built, warmed and calibrated once."""
 
@@ -165,7 +203,7 @@ class CellWorker:
             num_train=len(self.spec.train_files), step_s=self.settings.step_s,
             min_sample_s=self.settings.min_sample_s,
         )
-        self.built = None
+        self.initial = InitialModel(job, max(job.settings.accuracy_epochs, 2))
         self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
         self.warmup: dict | None = None
         self.accuracy: list[dict] = []  # the accuracy fit, then the band's further seeds
@@ -198,32 +236,8 @@ class CellWorker:
                        request.cache_dir)
 
     def model(self):
-        """The identical model at its initial state, and the hash of its initial weights.
-
-        Built and compiled once per cell; before every later trial its weights and
-        optimizer state are restored to the snapshot taken at build time (checked by
-        hash), so each trial starts from identical weights without tracing anew.
-        """
-        if self.built is None:
-            seed = self.settings.seed
-            aug = self.job.cell.augmentation == "keras_layers"
-            layers = augment.keras_layers(seed) if aug else ()
-            steps = -(-len(self.spec.train_files) // self.settings.batch_size)
-            model, core_hash = build_model(self.settings.model, self.spec.image_size,
-                                           self.spec.num_classes, seed, layers,
-                                           decay_steps=steps * self.accuracy_epochs)
-            model.optimizer.build(model.trainable_variables)
-            snapshot = ([v.numpy() for v in model.variables], [v.numpy() for v in model.optimizer.variables])
-            self.built = (model, core_hash, snapshot, weights_sha256(model))
-            return model, core_hash
-        model, core_hash, (weights, optimizer_state), full_hash = self.built
-        for variable, value in zip(model.variables, weights, strict=True):
-            variable.assign(value)
-        for variable, value in zip(model.optimizer.variables, optimizer_state, strict=True):
-            variable.assign(value)
-        if weights_sha256(model) != full_hash:
-            raise RuntimeError("restoring the model's initial weights failed")
-        return model, core_hash
+        """The identical model at its initial state, and the hash of its initial weights."""
+        return self.initial.restored()
 
     def warm_up(self) -> None:
         """The accuracy fit, which is also the untimed warm-up before the first timed fit.
@@ -344,7 +358,7 @@ class CellWorker:
     def run_mode_only(self, mode: str, trial: int) -> dict:
         loops = self.loops
         if mode == "model_only":  # its speed does not depend on the weights: no restore needed
-            model = self.built[0] if self.built else self.model()[0]
+            model = self.initial.model if self.initial.model is not None else self.model()[0]
             return modes.run_model_only(model, self.model_batch, self.modes, loops.model_only_steps,
                                         clock=self.clock)
         io = self.epoch_io()

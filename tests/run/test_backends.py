@@ -65,7 +65,8 @@ def test_results_and_report_show_backends_side_by_side(both_backends):
     frame = pd.read_csv(run_dir / "results.csv")
     assert set(frame["backend"]) == {"tensorflow", "jax"}
     html = (run_dir / "report.html").read_text()
-    assert html.count('<span class="backend">[jax]</span>') == len(MATRIX)
+    table = html[html.index('<table id="results">'):html.index('<details id="more-columns">')]
+    assert table.count('<span class="backend">[jax]</span>') == len(MATRIX)
     assert "jax backend</dt>" in html and "tensorflow backend</dt>" in html
 
 
