@@ -82,6 +82,7 @@ def cell_summary(doc: dict, baseline: str | None = None) -> tuple[list[dict], An
     base = analysis.baseline
     for row in rows:
         row["baseline"] = base.cell.label if base else None
+        row["is_baseline"] = row["stats"] is base
     return rows, analysis
 
 

@@ -71,9 +71,13 @@ def unmeasured(cell: dict, status: str, error: str) -> dict:
     return {**cell, "status": status, "error": error, "runs": []}
 
 
-def save_document(run_dir: Path, doc: dict) -> Path:
-    """Write results.json, each cell through its typed record, atomically; nothing is analysed."""
-    typed = {**doc, "cells": [CellResult.from_dict(c).to_dict() for c in doc.get("cells", [])]}
+def save_document(run_dir: Path, doc: dict, cells=None) -> Path:
+    """Write results.json, each cell through its typed record, atomically; nothing is analysed.
+
+    `cells`: the document's cells as typed `CellResult`s where the caller holds them already
+    (the runner's ledger); else they are typed from the document's dicts."""
+    cells = cells if cells is not None else [CellResult.from_dict(c) for c in doc.get("cells", [])]
+    typed = {**doc, "cells": [c.to_dict() for c in cells]}
     path = run_dir / "results.json"
     atomic_write_text(path, json.dumps(typed, indent=1, default=str))
     return path

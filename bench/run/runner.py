@@ -336,7 +336,7 @@ class Ledger:
 
     def save(self, run_dir: Path) -> None:
         self.doc["cells"] = [result.to_dict() for result in self.cells.values()]
-        save_document(run_dir, self.doc)
+        save_document(run_dir, self.doc, cells=self.cells.values())
 
 
 def answers(procs: dict[str, CellProcess], records: Ledger, name: str, command: str | None = None):

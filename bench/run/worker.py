@@ -203,7 +203,7 @@ class CellWorker:
             num_train=len(self.spec.train_files), step_s=self.settings.step_s,
             min_sample_s=self.settings.min_sample_s,
         )
-        self.initial = InitialModel(job, max(job.settings.accuracy_epochs, 2))
+        self.initial = InitialModel(job, self.accuracy_epochs)
         self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
         self.warmup: dict | None = None
         self.accuracy: list[dict] = []  # the accuracy fit, then the band's further seeds
