@@ -41,6 +41,7 @@ from bench.results.document import SCHEMA_VERSION, load_run, new_run_dir, save_d
 from bench.results.records import CellResult, ModeRun
 from bench.run import environment, memory
 from bench.run.job import Job, Settings
+from bench.run.launch import start_worker
 from bench.run.worker import EVENT_PREFIX
 from pipelines.base import (
     cell_options,
@@ -125,11 +126,7 @@ class CellProcess:
         job_path.write_text(json.dumps(job.to_dict()))
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(job.log_path, "w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.run.worker", str(job_path)], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=log, text=True, env=child_env(), start_new_session=True,
-                cwd=os.getcwd(),
-            )
+            self.proc = start_worker(job_path, log, child_env(), os.getcwd(), job.cell.backend)
         self.events: queue.Queue = queue.Queue()
         threading.Thread(target=read_events, args=(self.proc.stdout, self.events), daemon=True).start()
 

@@ -3,7 +3,9 @@
 One process per cell, so that Keras' global state (dtype policy, backend),
 TensorFlow's thread pools and any worker processes a pipeline starts cannot
 leak from one cell into another, and so the parent can enforce a timeout and
-clean up by killing the process group.
+clean up by killing the process group. A TensorFlow-backend cell's process is
+forked from a server that has imported TensorFlow once (`bench.run.launch`), so it
+does not pay the import's 7 s of CPU again; it then runs `main` as a spawned one does.
 
 The process lives for the whole run. It pays once what a cell costs to set up
 (importing TensorFlow, decoding the validation set, building and tracing the
