@@ -16,6 +16,8 @@ from bench.config import PRESETS
 from bench.data.checks import ON_BAD_FILE, DataCheckFailed
 from bench.errors import PipebenchError
 from bench.run.page_cache import PAGE_CACHE
+from bench.validate import listing as validate_listing
+from bench.validate import main as validate_main
 from pipelines import load_plugins
 
 
@@ -201,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render the HTML report of a saved run")
     rep.add_argument("run", type=Path, help="a results/<run-id> folder")
     rep.add_argument("--baseline", help="variant to compute speedups against")
+    rep.add_argument("--markdown", action="store_true", help="print the results as a markdown table instead")
+    val = sub.add_parser("validate", help="check the method against known answers (A/A, A/B, a peer, ...)",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="checks:\n" + validate_listing() + "\n\n`pipebench validate CHECK --help` "
+                                "says what a check measures and what it holds against.")
+    val.add_argument("check", help="which check (listed below)")
+    val.add_argument("arguments", nargs=argparse.REMAINDER, help="the check's own options")
     cmp = sub.add_parser("compare", help="compare saved runs against the first one")
     cmp.add_argument("runs", type=Path, nargs="+", help="two or more results/<run-id> folders")
     cmp.add_argument("--out", type=Path, help="folder for compare.html (default: results/compare-<time>)")
@@ -475,6 +484,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_profile(args)
         if args.command == "compare":
             return cmd_compare(args.runs, args.out)
+        if args.command == "validate":
+            return validate_main(args.check, args.arguments, OneLineParser)
+        if args.markdown:
+            # the analysis imports SciPy (2 s): only when a table is asked for
+            from bench.report.markdown import markdown_table
+
+            print(markdown_table(Path(args.run)))
+            return 0
         table, report = publish(Path(args.run), args.baseline)
         print(f"results: {table}")
         print(f"report: {report}")

@@ -121,7 +121,7 @@ def same_as_tf_data_naive(request):
 
 
 # Copies under other names, so that one run holds several A/A pairs with one baseline
-# (`--pipeline bench.run.known_cost:naive_copy_1 ...`, `tools/cost_check.py`).
+# (`--pipeline bench.run.known_cost:naive_copy_1 ...`, `pipebench validate cost`).
 naive_copy_1 = naive_copy_2 = naive_copy_3 = naive_copy_4 = same_as_tf_data_naive
 naive_copy_5 = naive_copy_6 = naive_copy_7 = naive_copy_8 = same_as_tf_data_naive
 

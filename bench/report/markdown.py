@@ -1,22 +1,20 @@
-"""A saved run as the README's markdown table ("A real run"), from its results.json alone.
+"""A saved run as a markdown table (the README's "A real run"), from its results.json alone.
 
-    python tools/run_table.py results/<run-id>
-
-One row per cell, in the recommendation's order: the deciding mode's median with its
-interval and coverage, the ratio to the baseline and to the fastest (with the paired
-test's verdict), pipeline and model-only rates, stall and AU with intervals, the CPU µs per
-image with its interval and its paired ratio to the baseline's (with the cost test's verdict), the build
-time (in-memory variants decode up front there), storage per epoch, accuracy and loss
-against their bands, and time to accuracy; ★ marks the recommended set, ⚠ an interval
-wider than ±5%.
+`pipebench report RUN --markdown` prints it. One row per cell, in the recommendation's
+order: the deciding mode's median with its interval and coverage, the ratio to the
+baseline and to the fastest (with the paired test's verdict), pipeline and model-only
+rates, stall and AU with intervals, the CPU µs per image with its interval and its paired
+ratio to the baseline's (with the cost test's verdict), the build time (in-memory variants
+decode up front there), storage per epoch, accuracy and loss against their bands, and
+time to accuracy; ★ marks the recommended set, ⚠ an interval too wide to rank by.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.report import cell_summary, recommend
+from bench.results.document import load_run
 
 
 def fmt(value, digits: int = 0) -> str:
@@ -63,28 +61,22 @@ def row(r: dict, members: set[str], analysis) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def main() -> int:
-    from bench.report import cell_summary, recommend
-    from bench.results.document import load_run
-
-    doc = load_run(Path(sys.argv[1]))
-    rows, analysis = cell_summary(doc)
+def markdown_table(run_dir: Path) -> str:
+    """The run's cells as a markdown table, then its accuracy and loss bands."""
+    rows, analysis = cell_summary(load_run(run_dir))
     pick = recommend(rows, analysis)
     members = {m["row"]["label"] for m in pick["members"]} if pick else set()
     base = analysis.baseline.cell.label if analysis.baseline else "baseline"
-    print(f"| variant | {analysis.mode} images/s (interval, coverage) | vs {base} | vs fastest (paired test) "
-          "| pipeline | model-only | stall % (interval) | AU % (interval) | CPU µs / image (interval) "
-          f"| cost vs {base} (paired test) | build (s) | storage MiB/epoch "
-          "| val. acc. | val. loss | time to acc. (s) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines = [f"| variant | {analysis.mode} images/s (interval, coverage) | vs {base} "
+             "| vs fastest (paired test) | pipeline | model-only | stall % (interval) | AU % (interval) "
+             "| CPU µs / image (interval) "
+             f"| cost vs {base} (paired test) | build (s) | storage MiB/epoch "
+             "| val. acc. | val. loss | time to acc. (s) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     order = sorted(rows, key=lambda r: (r["label"] not in members, -(r["images_per_sec"] or 0)))
-    for r in order:
-        print(row(r, members, analysis))
+    lines += [row(r, members, analysis) for r in order]
     if analysis.band:
-        print(f"\naccuracy band {analysis.band.low:.3f}–{analysis.band.high:.3f}; loss band "
-              f"{analysis.loss_band.low:.3f}–{analysis.loss_band.high:.3f}" if analysis.loss_band else "")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        losses = (f"; loss band {analysis.loss_band.low:.3f}–{analysis.loss_band.high:.3f}"
+                  if analysis.loss_band else "")
+        lines.append(f"\naccuracy band {analysis.band.low:.3f}–{analysis.band.high:.3f}{losses}")
+    return "\n".join(lines)

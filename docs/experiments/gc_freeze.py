@@ -7,7 +7,7 @@ epochs alternate between an unfrozen heap (`gc.unfreeze()`) and a frozen one
 seconds and the seconds Python's collector ran inside it (`gc.callbacks`).
 Prints both conditions' GC time and the spread of their rates.
 
-    python tools/gc_freeze.py --pairs 12
+    python docs/experiments/gc_freeze.py --pairs 12
 """
 
 from __future__ import annotations

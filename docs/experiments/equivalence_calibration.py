@@ -7,7 +7,7 @@ and the same generator's images at 2x the target size (every variant resizes), t
 prints each variant's matched share, label agreement, MAE and 99th-percentile error,
 and the largest of each over the variants that are equivalent by construction.
 
-    python tools/equivalence_calibration.py [--out results/equivalence-calibration]
+    python docs/experiments/equivalence_calibration.py [--out results/equivalence-calibration]
 """
 
 from __future__ import annotations

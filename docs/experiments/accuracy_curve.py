@@ -9,7 +9,7 @@ default preset's dataset (the photo-like files are the same for every image size
 `--constant-lr` trains at Adam's 1e-3 without decay, as the timed trials did before the
 accuracy fit.
 
-    python tools/accuracy_curve.py [--seeds 0-6] [--epochs 16] [--init-seed 0] [--image-size 64]
+    python docs/experiments/accuracy_curve.py [--seeds 0-6] [--epochs 16] [--init-seed 0] [--image-size 64]
                                    [--constant-lr]
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

@@ -1,6 +1,6 @@
 """Does a pipeline that keeps its iterator across epochs produce during Keras' validation?
 
-    python tools/validation_headstart.py [--rounds 5]
+    python docs/experiments/validation_headstart.py [--rounds 5]
 
 One input whose batches cost 20 ms of sleep each (prefetch 4), fed to a tiny model
 for 3 epochs of 16 batches, in two shapes: finite (Keras starts a new iterator
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BATCHES, COST_S, EPOCHS, PREFETCH = 16, 0.020, 3, 4
