@@ -291,10 +291,10 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     for key, reason in config.skipped:
         print(f"not run: {key} ({reason})", file=sys.stderr)
     outcome = run(config, resume=args.resume)
-    failed = [c for c in outcome.doc["cells"] if c["status"] != "ok"]
-    for cell in failed:
-        print(f"{cell['status']}: {cell['variant']} {cell['precision']} {cell['augmentation']}: "
-              f"{cell.get('error')}", file=sys.stderr)
+    for result in [r for r in outcome.cells if r.status != "ok"]:
+        cell = result.cell
+        print(f"{result.status}: {cell.variant} {cell.precision} {cell.augmentation}: {result.error}",
+              file=sys.stderr)
     table, report = publish(outcome.run_dir)
     print(f"results: {table}")
     print(f"report: {report}")

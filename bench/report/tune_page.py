@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from bench.report import ENV, format_number
 from bench.report.figures import to_svg
+from bench.results.tune_records import load_tune_record
 from pipelines.files import atomic_write_text
 
 
@@ -64,4 +64,6 @@ def render_profile(out_dir: Path) -> Path:
 
 
 def load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    """The record at `path` as the page reads it (checked and upgraded), or None."""
+    record = load_tune_record(path)
+    return record.to_dict() if record is not None else None

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from bench.errors import PipebenchError
@@ -37,6 +38,72 @@ SCHEMA_VERSION = 4
 #      call it (`--trials` is a deprecated alias of `--rounds`).
 
 MIN_FREE_BYTES = 200 * 2**20  # results, logs, TFRecord shards and disk caches of one run
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round of a run: its shuffled cell order and when it started."""
+
+    round: int
+    order: tuple[str, ...] = ()
+    started_unix: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"round": self.round, "order": list(self.order), "started_unix": self.started_unix}
+
+
+@dataclass(frozen=True)
+class RunDocument:
+    """Everything in results.json but the cells (the runner's ledger holds those, typed).
+
+    The runner changes it only by replacing it (`dataclasses.replace`); `to_dict(cells)` is
+    the file. Fields the loader does not know (a later minor addition) ride in `extra`."""
+
+    run_id: str
+    created: str = ""
+    command: str = ""
+    config: dict = field(default_factory=dict)  # `bench.config.RunConfig.to_dict()`
+    environment: dict = field(default_factory=dict)
+    dataset: dict = field(default_factory=dict)
+    label: str | None = None
+    baseline: str | None = None
+    complete: bool = False
+    target_accuracy: float | None = None
+    target_accuracy_source: str | None = None
+    skipped: tuple[dict, ...] = ()
+    rounds: tuple[RoundRecord, ...] = ()
+    data_check: dict | None = None
+    telemetry_overhead: tuple[dict, ...] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def with_round(self, record: RoundRecord) -> RunDocument:
+        return replace(self, rounds=(*self.rounds, record))
+
+    def with_framework(self, framework: dict) -> RunDocument:
+        """The environment with a cell's framework versions added (the first, and one per backend)."""
+        frameworks = {**self.environment.get("frameworks", {}), framework.get("keras_backend"): framework}
+        first = self.environment.get("framework", framework)
+        return replace(self, environment={**self.environment, "framework": first, "frameworks": frameworks})
+
+    def to_dict(self, cells=()) -> dict:
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("rounds", "extra")}
+        overhead = self.telemetry_overhead
+        return {"schema_version": SCHEMA_VERSION, **plain, "skipped": list(self.skipped),
+                "rounds": [r.to_dict() for r in self.rounds],
+                "telemetry_overhead": list(overhead) if overhead is not None else None,
+                **self.extra, "cells": [c.to_dict() for c in cells]}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> RunDocument:
+        """From a loaded (so upgraded) document; its cells are read apart (`CellResult`)."""
+        named = {f.name for f in fields(cls)} - {"rounds", "extra", "skipped", "telemetry_overhead"}
+        overhead = raw.get("telemetry_overhead")
+        rounds = tuple(RoundRecord(r.get("round", 0), tuple(r.get("order", ())), r.get("started_unix"))
+                       for r in raw.get("rounds") or ())
+        return cls(**{k: raw.get(k) for k in named if k in raw}, skipped=tuple(raw.get("skipped") or ()),
+                   rounds=rounds, telemetry_overhead=tuple(overhead) if overhead is not None else None,
+                   extra={k: v for k, v in raw.items() if k not in named | {
+                       "rounds", "skipped", "telemetry_overhead", "cells", "schema_version"}})
 
 
 def new_run_dir(results_dir: Path) -> Path:
@@ -71,13 +138,16 @@ def unmeasured(cell: dict, status: str, error: str) -> dict:
     return {**cell, "status": status, "error": error, "runs": []}
 
 
-def save_document(run_dir: Path, doc: dict, cells=None) -> Path:
+def save_document(run_dir: Path, doc: dict | RunDocument, cells=None) -> Path:
     """Write results.json, each cell through its typed record, atomically; nothing is analysed.
 
-    `cells`: the document's cells as typed `CellResult`s where the caller holds them already
-    (the runner's ledger); else they are typed from the document's dicts."""
-    cells = cells if cells is not None else [CellResult.from_dict(c) for c in doc.get("cells", [])]
-    typed = {**doc, "cells": [c.to_dict() for c in cells]}
+    `doc`: the runner's typed document with its `cells` (typed `CellResult`s), or a
+    document's dict, whose cells are then typed from its dicts."""
+    if isinstance(doc, RunDocument):
+        typed = doc.to_dict(cells or ())
+    else:
+        cells = cells if cells is not None else [CellResult.from_dict(c) for c in doc.get("cells", [])]
+        typed = {**doc, "cells": [c.to_dict() for c in cells]}
     path = run_dir / "results.json"
     atomic_write_text(path, json.dumps(typed, indent=1, default=str))
     return path

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 
 from bench.run.fit_timing import fit_recorder, images_seen_metric, steady_state
 
@@ -63,6 +63,35 @@ class Loops:
     def to_dict(self) -> dict:
         return {"pipeline_epochs": self.pipeline_epochs, "simulated_epochs": self.simulated_epochs,
                 "model_only_steps": self.model_only_steps, "train_epochs": self.train_epochs}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a cell's calibration found: each mode's repeats and the seconds of one, the time it
+    took, and the one-line error of a mode whose calibration failed (it keeps the defaults)."""
+
+    min_sample_s: float
+    model_only_steps: int | None = None
+    model_only_step_s: float | None = None
+    train_epochs: int | None = None
+    train_epoch_s: float | None = None
+    pipeline_epochs: int | None = None
+    simulated_epochs: int | None = None
+    pipeline_epoch_s: float | None = None
+    calibration_s: float | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # "train" -> its error
+
+    def loops(self, train_epochs: int) -> Loops:
+        """The repeats found, the defaults where none was (`train_epochs` the run's fit)."""
+        defaults = Loops(train_epochs=train_epochs)
+        return replace(defaults, **{k: getattr(self, k) for k in defaults.to_dict()
+                                    if getattr(self, k) is not None})
+
+    def to_dict(self) -> dict:
+        """Flat, as results.json keeps it: what was found, and `<mode>_error` for what failed."""
+        found = {f.name: getattr(self, f.name) for f in fields(self)
+                 if f.name != "errors" and getattr(self, f.name) is not None}
+        return {**found, **{f"{mode}_error": error for mode, error in self.errors.items()}}
 
 
 def repeats_for(unit_s: float, min_sample_s: float, least: int = 1) -> int:

@@ -37,12 +37,11 @@ from bench.data.dataset import DataSpec, resolve_spec
 from bench.data.equivalence import Equivalence
 from bench.errors import PipebenchError
 from bench.results.analysis import accuracy_band, summaries_of
-from bench.results.document import SCHEMA_VERSION, load_run, new_run_dir, save_document, unmeasured
+from bench.results.document import RoundRecord, RunDocument, load_run, new_run_dir, save_document, unmeasured
 from bench.results.records import CellResult, ModeRun
-from bench.run import environment, memory
+from bench.run import environment, events, memory
 from bench.run.job import Job, Settings
 from bench.run.launch import start_worker
-from bench.run.worker import EVENT_PREFIX
 from pipelines.base import (
     cell_options,
     get_variant,
@@ -51,6 +50,7 @@ from pipelines.base import (
     with_capability,
 )
 
+EXIT_GRACE_S = 10.0  # how long a finished worker may take to exit before its group is killed
 REPO_ROOT = Path(__file__).resolve().parents[2]  # the folder holding bench/ and pipelines/
 # a loader on tf.data (decodes every epoch: real, steady CPU work) and one that holds the GIL
 OVERHEAD_REPEATS = 6
@@ -61,7 +61,7 @@ DONE_STATUSES = ("unavailable", "refused", "timeout", "failed")
 class RunOutcome:
     run_dir: Path
     interrupted: bool
-    doc: dict
+    cells: list[CellResult]
 
 
 class CellStopped(Exception):
@@ -108,12 +108,13 @@ def kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def read_events(stream, events: queue.Queue) -> None:
+def read_events(stream, found: queue.Queue) -> None:
+    """Put each event line of the worker's stdout on `found`, typed; None once the stream ends."""
     for line in stream:
-        if line.startswith(EVENT_PREFIX):
-            with contextlib.suppress(json.JSONDecodeError):
-                events.put(json.loads(line[len(EVENT_PREFIX):]))
-    events.put(None)
+        event = events.decode(line)
+        if event is not None:
+            found.put(event)
+    found.put(None)
 
 
 class CellProcess:
@@ -137,8 +138,9 @@ class CellProcess:
         except (BrokenPipeError, OSError):
             pass  # the worker is gone: `wait_for` reports how it ended
 
-    def wait_for(self, name: str) -> dict:
-        """The next `name` event (others go to `on_event`); CellStopped if the worker ends or times out."""
+    def wait_for(self, kind: type):
+        """The next event of `kind` (others go to `on_event`); CellStopped if the worker stops,
+        ends or times out."""
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
@@ -149,11 +151,11 @@ class CellProcess:
                 self.proc.wait()
                 raise CellStopped("failed", self.exit_message())
             if event is not ...:
-                if event["event"] == name:
+                if isinstance(event, kind):
                     return event
-                if event["event"] in ("failed", "unavailable"):
+                if isinstance(event, events.Stop):
                     self.kill()
-                    raise CellStopped(event["event"], event["error"])
+                    raise CellStopped(events.name_of(event), event.error)
                 self.on_event(event)
             if time.monotonic() > deadline:
                 self.kill()
@@ -168,7 +170,11 @@ class CellProcess:
         """Ask the worker to stop; its tail record (telemetry, service), or {} if it has none."""
         self.send("finish")
         try:
-            self.wait_for("finished")
+            self.wait_for(events.Finished)
+            # let it exit on its own first: a forked worker's semaphores are unregistered from the
+            # shared resource tracker only by a clean exit (else the tracker warns when the run ends)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=EXIT_GRACE_S)
         except CellStopped:
             return {}
         finally:
@@ -186,7 +192,7 @@ def run_child(job: Job, timeout_s: float) -> dict:
     """A one-shot worker job (the overhead check): its result file, or a failed/timeout record."""
     child = CellProcess(job, timeout_s)
     try:
-        child.wait_for("finished")
+        child.wait_for(events.Finished)
     except CellStopped as stop:
         return unmeasured(job.cell.to_record(), stop.status, stop.message)
     finally:
@@ -202,30 +208,21 @@ def cell_line(result: CellResult) -> str:
     return f"{result.cell.label}: {result.status} {rates} {result.error or ''}".rstrip()
 
 
-def new_document(config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_dir.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": config.command,
-        "label": config.label,
-        "baseline": config.baseline,
-        "complete": False,
-        "config": config.to_dict(),
-        "environment": environment.fingerprint(),
-        "dataset": spec.fingerprint(),
-        "target_accuracy": config.target_accuracy or default_target_accuracy(spec.num_classes),
-        "skipped": [{"cell": key, "reason": reason} for key, reason in config.skipped],
-        "rounds": [],
-        "cells": [],
-    }
+def new_document(config: RunConfig, spec: DataSpec, run_dir: Path, check: CheckReport) -> RunDocument:
+    return RunDocument(
+        run_id=run_dir.name, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=config.command,
+        label=config.label, baseline=config.baseline, config=config.to_dict(),
+        environment=environment.fingerprint(), dataset=spec.fingerprint(),
+        target_accuracy=config.target_accuracy or default_target_accuracy(spec.num_classes),
+        skipped=tuple({"cell": key, "reason": reason} for key, reason in config.skipped),
+        data_check=check.record(config.on_bad_file))
 
 
-def show_event(bar, event: dict) -> None:
+def show_event(bar, event) -> None:
     """Show what a cell is doing: its local service."""
-    if event["event"] == "service":
-        bar.write(f"  local tf.data service ready at {event['target']}: dispatcher + "
-                  f"{len(event['worker_pids'])} worker(s), pids {event['worker_pids']}", file=sys.stderr)
+    if isinstance(event, events.Service):
+        bar.write(f"  local tf.data service ready at {event.target}: dispatcher + "
+                  f"{len(event.worker_pids)} worker(s), pids {event.worker_pids}", file=sys.stderr)
 
 
 def overhead_check(variant: str, config: RunConfig, spec: DataSpec, run_dir: Path) -> dict:
@@ -247,14 +244,15 @@ def overhead_line(result: dict) -> str:
             f"itself used {result['sampler_cpu_percent']:.2f}% of one core")
 
 
-def resume_document(run_dir: Path, spec: DataSpec) -> dict:
-    """A saved run's document, checked to be over the same data as now."""
-    doc = load_run(run_dir)
-    then, now = doc["dataset"].get("sha256"), spec.fingerprint()["sha256"]
+def resume_document(run_dir: Path, spec: DataSpec) -> tuple[RunDocument, list[CellResult]]:
+    """A saved run's document and cells, checked to be over the same data as now."""
+    raw = load_run(run_dir)
+    doc = RunDocument.from_dict(raw)
+    then, now = doc.dataset.get("sha256"), spec.fingerprint().get("sha256")
     if then != now:
         raise PipebenchError(f"cannot resume {str(run_dir)!r}: its dataset has changed since "
                              f"(fingerprint {then} vs {now})")
-    return doc
+    return doc, [CellResult.from_dict(c) for c in raw.get("cells", [])]
 
 
 def unavailable_reason(cell: Cell) -> str | None:
@@ -304,9 +302,9 @@ class Ledger:
     the document and the document to `results.json`, so what is on disk is always what
     the records say."""
 
-    def __init__(self, doc: dict):
+    def __init__(self, doc: RunDocument, cells: list[CellResult] = ()):
         self.doc = doc
-        self.cells = {Cell.of(c).key: CellResult.from_dict(c) for c in doc["cells"]}
+        self.cells = {result.cell.key: result for result in cells}
 
     def __getitem__(self, key: str) -> CellResult:
         return self.cells[key]
@@ -331,19 +329,22 @@ class Ledger:
     def settle(self, key: str, rounds: int) -> None:
         self.cells[key] = settled(self.cells[key], rounds)
 
+    def amend(self, **changes) -> None:
+        """Replace the run's document with `changes` to its fields."""
+        self.doc = replace(self.doc, **changes)
+
     def save(self, run_dir: Path) -> None:
-        self.doc["cells"] = [result.to_dict() for result in self.cells.values()]
-        save_document(run_dir, self.doc, cells=self.cells.values())
+        save_document(run_dir, self.doc, cells=list(self.cells.values()))
 
 
-def answers(procs: dict[str, CellProcess], records: Ledger, name: str, command: str | None = None):
-    """(key, event) of each worker's next `name` event, one worker at a time (sending `command`
+def answers(procs: dict[str, CellProcess], records: Ledger, kind: type, command: str | None = None):
+    """(key, event) of each worker's next event of `kind`, one worker at a time (sending `command`
     first, if given); a worker that stops instead is recorded as such and dropped."""
     for key, proc in list(procs.items()):
         if command is not None:
             proc.send(command)
         try:
-            event = proc.wait_for(name)
+            event = proc.wait_for(kind)
         except CellStopped as stop:
             records.stop(key, stop)
             del procs[key]
@@ -351,56 +352,54 @@ def answers(procs: dict[str, CellProcess], records: Ledger, name: str, command: 
         yield key, event
 
 
-def set_up(procs: dict[str, CellProcess], records: Ledger, doc: dict) -> None:
+def set_up(procs: dict[str, CellProcess], records: Ledger) -> None:
     """Wait for every worker's set-up (they run together), then calibrate them one at a time."""
-    for key, event in answers(procs, records, "set_up"):
-        framework = event["framework"]
-        checked = event.get("equivalence")
+    for key, event in answers(procs, records, events.SetUp):
+        framework, checked = event.framework, event.equivalence
         records.update(key, equivalence=Equivalence.from_dict(checked) if checked else None, extra={
-            "framework": framework, "warmup_fit": event["warmup_fit"],
-            "accuracy_fits": event["accuracy_fits"], "validation_resize": event.get("validation_resize"),
-            "cpu_affinity": event.get("cores"), "threads": event.get("threads")})
-        doc["environment"].setdefault("framework", framework)
-        doc["environment"].setdefault("frameworks", {})[framework["keras_backend"]] = framework
-    for key, event in answers(procs, records, "ready", command="calibrate"):
-        records.update(key, extra={"calibration": event["calibration"], "loops": event["loops"]})
+            "framework": framework, "warmup_fit": event.warmup_fit, "accuracy_fits": event.accuracy_fits,
+            "validation_resize": event.validation_resize, "cpu_affinity": event.cores,
+            "threads": event.threads})
+        records.doc = records.doc.with_framework(framework)
+    for key, event in answers(procs, records, events.Ready, command="calibrate"):
+        records.update(key, extra={"calibration": event.calibration, "loops": event.loops})
 
 
-def choose_target(config: RunConfig, doc: dict, records: Ledger) -> None:
+def choose_target(config: RunConfig, records: Ledger) -> None:
     """Time to accuracy's target: as given, else the accuracy band's lower edge (a level a
     correct pipeline reaches and one that changes the data does not), else, without a band,
     the 1.5 times chance the document started with."""
     if config.target_accuracy is not None:
-        doc["target_accuracy_source"] = "given"
+        records.amend(target_accuracy_source="given")
         return
-    band = accuracy_band(list(records.values()), doc["dataset"]["num_val"])
+    band = accuracy_band(list(records.values()), records.doc.dataset.get("num_val", 0))
     if band is not None:
-        doc["target_accuracy"], doc["target_accuracy_source"] = band.low, "accuracy band's lower edge"
+        records.amend(target_accuracy=band.low, target_accuracy_source="accuracy band's lower edge")
     else:
-        doc["target_accuracy_source"] = "1.5 x chance (no accuracy band)"
+        records.amend(target_accuracy_source="1.5 x chance (no accuracy band)")
 
 
 def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess], records: Ledger,
-                  doc: dict, run_dir: Path, bar) -> None:
+                  config: RunConfig, run_dir: Path, bar) -> None:
     """Trial `round_` of every cell that still needs it, in the round's shuffled order."""
-    order = [c for c in round_order(cells, doc["config"]["seed"], round_)
-             if c.key in procs and round_ in missing_rounds(records[c.key], doc["config"]["rounds"])]
+    order = [c for c in round_order(cells, config.seed, round_)
+             if c.key in procs and round_ in missing_rounds(records[c.key], config.rounds)]
     if not order:
         return
     started = time.time()
-    doc["rounds"].append({"round": round_, "order": [c.key for c in order], "started_unix": started})
+    records.doc = records.doc.with_round(RoundRecord(round_, tuple(c.key for c in order), started))
     for cell in order:
-        bar.set_description(f"round {round_ + 1}/{doc['config']['rounds']}: {cell.label}")
+        bar.set_description(f"round {round_ + 1}/{config.rounds}: {cell.label}")
         proc = procs[cell.key]
         proc.send("trial", round=round_)
         try:
-            records.add_runs(cell.key, proc.wait_for("trial")["runs"])
+            records.add_runs(cell.key, proc.wait_for(events.Trial).runs)
         except CellStopped as stop:
             records.stop(cell.key, stop)
             del procs[cell.key]
         bar.update(1)
         records.save(run_dir)
-    bar.write(f"round {round_ + 1}/{doc['config']['rounds']}: {len(order)} cell(s) in "
+    bar.write(f"round {round_ + 1}/{config.rounds}: {len(order)} cell(s) in "
               f"{time.time() - started:.0f} s", file=sys.stderr)
 
 
@@ -452,9 +451,9 @@ def cold_page_cache_possible(config: RunConfig, spec: DataSpec) -> None:
                              "or data on local storage")
 
 
-def cell_records(config: RunConfig, doc: dict) -> Ledger:
-    """Each cell's record in `doc`, added (status running, no runs) where the run lacks it."""
-    records = Ledger(doc)
+def cell_records(config: RunConfig, doc: RunDocument, cells: list[CellResult]) -> Ledger:
+    """Each cell's record, added (status running, no runs) where the run lacks it."""
+    records = Ledger(doc, cells)
     for cell in config.cells:
         if cell.key not in records.cells:
             records.add(cell)
@@ -463,9 +462,8 @@ def cell_records(config: RunConfig, doc: dict) -> Ledger:
     return records
 
 
-def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None:
+def measure(config: RunConfig, spec: DataSpec, run_dir: Path, records: Ledger) -> None:
     """Start the workers of every cell that lacks rounds, measure the rounds, collect the tails."""
-    records = cell_records(config, doc)
     todo = [c for c in config.cells if missing_rounds(records[c.key], config.rounds)]
     bar = tqdm(total=sum(len(missing_rounds(records[c.key], config.rounds)) for c in todo), unit="round",
                dynamic_ncols=True, mininterval=0.5, disable=None)  # a bar on a terminal only
@@ -479,11 +477,11 @@ def measure(config: RunConfig, spec: DataSpec, run_dir: Path, doc: dict) -> None
                 status, reason = started
                 records.update(cell.key, status=status, error=reason)
         bar.set_description(f"setting up {len(procs)} cell(s)")
-        set_up(procs, records, doc)
-        choose_target(config, doc, records)
+        set_up(procs, records)
+        choose_target(config, records)
         records.save(run_dir)
         for round_ in range(config.rounds):
-            measure_round(round_, todo, procs, records, doc, run_dir, bar)
+            measure_round(round_, todo, procs, records, config, run_dir, bar)
         finish_cells(procs, records)
     finally:
         for proc in procs.values():
@@ -500,24 +498,24 @@ def run(config: RunConfig, resume: Path | None = None) -> RunOutcome:
     spec, check = prepare_data(config)
     cold_page_cache_possible(config, spec)
     if resume is not None:
-        run_dir, doc = Path(resume), resume_document(Path(resume), spec)
+        run_dir, (doc, cells) = Path(resume), resume_document(Path(resume), spec)
     else:
         run_dir = new_run_dir(Path(config.results_dir))
-        doc = new_document(config, spec, run_dir)
-        doc["data_check"] = check.record(config.on_bad_file)
-    save_document(run_dir, doc)
+        doc, cells = new_document(config, spec, run_dir, check), []
+    records = cell_records(config, doc, cells)
+    records.save(run_dir)
     interrupted = False
     try:
-        measure(config, spec, run_dir, doc)
+        measure(config, spec, run_dir, records)
         if config.overhead_check:
             checked = [v for v in with_capability("overhead_check") if unavailable_reason(Cell(v)) is None]
-            doc["telemetry_overhead"] = [overhead_check(v, config, spec, run_dir) for v in checked]
-            for result in doc["telemetry_overhead"]:
+            records.amend(telemetry_overhead=tuple(overhead_check(v, config, spec, run_dir) for v in checked))
+            for result in records.doc.telemetry_overhead:
                 print(overhead_line(result), file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         shutil.rmtree(run_dir / "scratch", ignore_errors=True)
-    doc["complete"] = not interrupted
-    save_document(run_dir, doc)
-    return RunOutcome(run_dir, interrupted, doc)
+    records.amend(complete=not interrupted)
+    records.save(run_dir)
+    return RunOutcome(run_dir, interrupted, list(records.values()))

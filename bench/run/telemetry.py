@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import psutil
 
@@ -42,21 +42,19 @@ class GpuProbe:
         inventory = [gpu_info(pynvml, h, i, driver) for i, h in enumerate(handles)]
         return cls(handles=handles, inventory=inventory, status=f"ok: {count} GPU(s) via NVML")
 
-    def read(self) -> list[dict]:
+    def read(self) -> list[GpuReading]:
         """Utilisation %, memory used and power of each GPU now; None for what cannot be read."""
         import pynvml
 
-        readings = []
-        for handle in self.handles:
-            reading = {"util_percent": None, "memory_used_bytes": None, "power_w": None}
+        def value(read):
             with contextlib.suppress(pynvml.NVMLError):
-                reading["util_percent"] = float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-            with contextlib.suppress(pynvml.NVMLError):
-                reading["memory_used_bytes"] = int(pynvml.nvmlDeviceGetMemoryInfo(handle).used)
-            with contextlib.suppress(pynvml.NVMLError):
-                reading["power_w"] = pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
-            readings.append(reading)
-        return readings
+                return read()
+            return None
+
+        return [GpuReading(util_percent=value(lambda h=h: float(pynvml.nvmlDeviceGetUtilizationRates(h).gpu)),
+                           memory_used_bytes=value(lambda h=h: int(pynvml.nvmlDeviceGetMemoryInfo(h).used)),
+                           power_w=value(lambda h=h: pynvml.nvmlDeviceGetPowerUsage(h) / 1000.0))
+                for h in self.handles]
 
 
 def _text(value) -> str:
@@ -64,14 +62,87 @@ def _text(value) -> str:
 
 
 def gpu_info(pynvml, handle, index: int, driver: str) -> dict:
-    """Name, compute capability, memory and driver of one GPU."""
-    info = {"index": index, "name": _text(pynvml.nvmlDeviceGetName(handle)), "driver": driver}
+    """Name, compute capability, memory and driver of one GPU (a JSON record of the inventory)."""
+    capability = memory = None
     with contextlib.suppress(pynvml.NVMLError):
-        major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(handle)
-        info["compute_capability"] = f"{major}.{minor}"
+        capability = "{}.{}".format(*pynvml.nvmlDeviceGetCudaComputeCapability(handle))
     with contextlib.suppress(pynvml.NVMLError):
-        info["memory_total_bytes"] = int(pynvml.nvmlDeviceGetMemoryInfo(handle).total)
-    return info
+        memory = int(pynvml.nvmlDeviceGetMemoryInfo(handle).total)
+    known = {"compute_capability": capability, "memory_total_bytes": memory}
+    return {"index": index, "name": _text(pynvml.nvmlDeviceGetName(handle)), "driver": driver,
+            **{key: value for key, value in known.items() if value is not None}}
+
+
+@dataclass(frozen=True)
+class GpuReading:
+    """One GPU at one sample; None for what NVML could not read."""
+
+    util_percent: float | None = None
+    memory_used_bytes: int | None = None
+    power_w: float | None = None
+
+
+@dataclass
+class Series:
+    """The raw time series, one entry per sample in every list (they grow while sampling)."""
+
+    t: list[float] = field(default_factory=list)
+    cpu_percent: list[list[float]] = field(default_factory=list)  # per core
+    rss_bytes: list[int] = field(default_factory=list)  # the process tree's
+    read_bytes: list[int] = field(default_factory=list)  # cumulative, the process tree's
+    gpu: list[list[GpuReading]] = field(default_factory=list)
+
+    def append(self, t: float, cpu: list[float], rss: int, reads: int, gpu: list[GpuReading]) -> None:
+        self.t.append(t)
+        self.cpu_percent.append(cpu)
+        self.rss_bytes.append(rss)
+        self.read_bytes.append(reads)
+        self.gpu.append(gpu)
+
+    def copy(self) -> Series:
+        return Series(*(list(getattr(self, f.name)) for f in fields(self)))
+
+    def to_dict(self) -> dict:
+        plain = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**plain, "gpu": [[asdict(g) for g in sample] for sample in self.gpu]}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Series:
+        gpu = [[GpuReading(**g) for g in sample] for sample in raw.get("gpu", [])]
+        return cls(*(list(raw.get(f.name, [])) for f in fields(cls) if f.name != "gpu"), gpu=gpu)
+
+
+@dataclass
+class Mark:
+    """Where one measured phase started and ended on the sampler's clock (seconds)."""
+
+    name: str
+    start: float
+    end: float | None = None
+    labels: dict = field(default_factory=dict)  # e.g. trial=3
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **self.labels, "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Mark:
+        labels = {k: v for k, v in raw.items() if k not in ("name", "start", "end")}
+        return cls(raw["name"], raw["start"], raw.get("end"), labels)
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """What the samples inside one mark say: mean CPU % (over cores), peak RSS, bytes read, GPUs."""
+
+    cpu_percent: float | None = None
+    peak_rss_bytes: int | None = None
+    read_bytes: int | None = None
+    gpu_util_percent: float | None = None
+    gpu_memory_used_bytes: float | None = None
+    gpu_power_w: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def process_tree(root: psutil.Process) -> list[psutil.Process]:
@@ -104,9 +175,8 @@ class Sampler:
         self.root = psutil.Process(pid)
         self.gpu = gpu if gpu is not None else GpuProbe.open()
         self.t0 = time.perf_counter()
-        self.series: dict[str, list] = {"t": [], "cpu_percent": [], "rss_bytes": [], "read_bytes": [],
-                                        "gpu": []}
-        self.marks: list[dict] = []
+        self.series = Series()
+        self.marks: list[Mark] = []
         self.cpu_s = 0.0  # CPU time the sampling itself took, in the sampler's thread
         self._stop = threading.Event()
         self._lock = threading.Lock()  # a sample's series grow together
@@ -123,11 +193,8 @@ class Sampler:
             self._append(rss, reads)
 
     def _append(self, rss: int, reads: int) -> None:
-        self.series["t"].append(self.now())
-        self.series["cpu_percent"].append(psutil.cpu_percent(percpu=True))
-        self.series["rss_bytes"].append(rss)
-        self.series["read_bytes"].append(reads)
-        self.series["gpu"].append(self.gpu.read() if self.gpu.handles else [])
+        self.series.append(self.now(), psutil.cpu_percent(percpu=True), rss, reads,
+                           self.gpu.read() if self.gpu.handles else [])
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -166,43 +233,46 @@ class Sampler:
         A sample is taken as the phase ends, so a phase shorter than the sampling interval
         (a 0.05 s sample in the tests) still has the reading that describes it.
         """
-        mark = {"name": name, **labels, "start": self.now(), "end": None}
+        mark = Mark(name, self.now(), labels=labels)
         self.marks.append(mark)
         try:
             yield mark
         finally:
-            mark["end"] = self.now()
+            mark.end = self.now()
             self.sample()
 
-    def snapshot(self) -> dict:
-        """`to_dict` with copies of the series, consistent while the sampler runs."""
+    def snapshot(self) -> Series:
+        """A copy of the series, consistent while the sampler runs."""
         with self._lock:
-            series = {key: list(values) for key, values in self.series.items()}
-        return {**self.to_dict(), "series": series}
+            return self.series.copy()
 
     def to_dict(self) -> dict:
         return {"interval_s": self.interval_s, "gpu_status": self.gpu.status,
-                "gpus": self.gpu.inventory, "series": self.series, "marks": self.marks,
-                "sampler_cpu_s": self.cpu_s, "sampled_s": self.now()}
+                "gpus": self.gpu.inventory, "series": self.series.to_dict(),
+                "marks": [m.to_dict() for m in self.marks], "sampler_cpu_s": self.cpu_s,
+                "sampled_s": self.now()}
 
 
-def summarize_phase(telemetry: dict, mark: dict) -> dict:
+def mean(values: list) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize_phase(series: Series, mark: Mark) -> PhaseSummary:
     """Mean CPU % (over cores), peak RSS, bytes read and mean GPU figures within one mark."""
-    series = telemetry["series"]
     # a sample describes the interval before it, so the first one after the end still counts
-    closing = next((t for t in series["t"] if t >= mark["end"]), mark["end"])
-    inside = [i for i, t in enumerate(series["t"]) if mark["start"] <= t <= closing]
-    out = {"cpu_percent": None, "peak_rss_bytes": None, "read_bytes": None,
-           "gpu_util_percent": None, "gpu_memory_used_bytes": None, "gpu_power_w": None}
+    closing = next((t for t in series.t if t >= mark.end), mark.end)
+    inside = [i for i, t in enumerate(series.t) if mark.start <= t <= closing]
     if not inside:
-        return out
-    cpu = [sum(c) / len(c) for i in inside if (c := series["cpu_percent"][i])]
-    out["cpu_percent"] = sum(cpu) / len(cpu) if cpu else None
-    out["peak_rss_bytes"] = max(series["rss_bytes"][i] for i in inside)
+        return PhaseSummary()
     before = max(inside[0] - 1, 0)  # the last sample before the phase is its starting point
-    out["read_bytes"] = max(series["read_bytes"][inside[-1]] - series["read_bytes"][before], 0)
-    for key, name in (("util_percent", "gpu_util_percent"), ("memory_used_bytes", "gpu_memory_used_bytes"),
-                      ("power_w", "gpu_power_w")):
-        values = [g[key] for i in inside for g in series["gpu"][i] if g.get(key) is not None]
-        out[name] = sum(values) / len(values) if values else None
-    return out
+    gpus = [g for i in inside for g in series.gpu[i]]
+
+    def gpu_mean(name: str) -> float | None:
+        return mean([getattr(g, name) for g in gpus if getattr(g, name) is not None])
+
+    return PhaseSummary(
+        cpu_percent=mean([sum(c) / len(c) for i in inside if (c := series.cpu_percent[i])]),
+        peak_rss_bytes=max(series.rss_bytes[i] for i in inside),
+        read_bytes=max(series.read_bytes[inside[-1]] - series.read_bytes[before], 0),
+        gpu_util_percent=gpu_mean("util_percent"), gpu_memory_used_bytes=gpu_mean("memory_used_bytes"),
+        gpu_power_w=gpu_mean("power_w"))

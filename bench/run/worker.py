@@ -31,7 +31,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -39,7 +39,7 @@ import psutil
 from bench.data.equivalence import Equivalence, check_delivery
 from bench.errors import UnavailableHere
 from bench.results.records import ModeRun
-from bench.run import modes
+from bench.run import events, modes
 from bench.run.cluster import service_for
 from bench.run.cpu_clock import CpuClock
 from bench.run.job import Job
@@ -59,11 +59,10 @@ from pipelines.base import (
 from pipelines.decode import decode_all
 from pipelines.files import atomic_write_text
 
-EVENT_PREFIX = "@pipebench "
 
-
-def emit(event: str, **fields) -> None:
-    print(EVENT_PREFIX + json.dumps({"event": event, **fields}), flush=True)
+def emit(event) -> None:
+    """Tell the runner (`bench.run.events`): one line on stdout."""
+    print(events.encode(event), flush=True)
 
 
 def one_line(exc: BaseException) -> str:
@@ -92,10 +91,29 @@ def framework_info() -> dict:
     return info
 
 
-def machine_load() -> dict:
-    """What the rest of the machine is doing now: load average and CPU time counters."""
-    return {"loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-            "cpu_times": psutil.cpu_times()._asdict()}
+@dataclass(frozen=True)
+class MachineLoad:
+    """What the rest of the machine is doing at one moment: load average and CPU time counters."""
+
+    loadavg_1m: float | None
+    cpu_times: tuple  # psutil's named tuple of the machine's CPU seconds by kind
+
+    @classmethod
+    def now(cls) -> MachineLoad:
+        return cls(os.getloadavg()[0] if hasattr(os, "getloadavg") else None, psutil.cpu_times())
+
+
+@dataclass(frozen=True)
+class Command:
+    """One line of the runner's on the worker's stdin: `{"op": ..., "round": R}`."""
+
+    op: str
+    round: int | None = None
+
+    @classmethod
+    def from_line(cls, line: str) -> Command:
+        raw = json.loads(line)
+        return cls(op=raw.get("op", ""), round=raw.get("round"))
 
 
 def restrict_cores(count: int | None) -> list[int]:
@@ -137,12 +155,12 @@ def thread_affinity() -> dict:
     return {"threads_by_name": dict(sorted(names.items())), "thread_core_sets": sorted(core_sets)}
 
 
-def steal_percent(before: dict, after: dict) -> float | None:
-    """Share of all CPU time stolen by the hypervisor between two `machine_load` readings."""
-    if "steal" not in before:
+def steal_percent(before: MachineLoad, after: MachineLoad) -> float | None:
+    """Share of all CPU time stolen by the hypervisor between two readings."""
+    if not hasattr(before.cpu_times, "steal"):
         return None  # not a Linux guest: psutil has no steal counter here
-    total = sum(after.values()) - sum(before.values())
-    return 100.0 * (after["steal"] - before["steal"]) / total if total > 0 else None
+    total = sum(after.cpu_times) - sum(before.cpu_times)
+    return 100.0 * (after.cpu_times.steal - before.cpu_times.steal) / total if total > 0 else None
 
 
 class InitialModel:
@@ -210,7 +228,7 @@ class CellWorker:
         self.warmup: dict | None = None
         self.accuracy: list[dict] = []  # the accuracy fit, then the band's further seeds
         self.loops = None
-        self.calibration: dict = {}
+        self.calibration: modes.Calibration | None = None
         self.clock = None  # a `bench.run.cpu_clock.CpuClock`: every timed sample's CPU time
 
     def use_clock(self, cluster=None) -> None:
@@ -325,27 +343,28 @@ class CellWorker:
         The runner asks for this one cell at a time, on an otherwise idle machine. A
         mode whose calibration fails keeps the defaults and reports its error in its trials.
         """
-        chosen = self.settings.modes
-        found: dict = {"min_sample_s": self.modes.min_sample_s}
+        chosen, found, errors = self.settings.modes, {}, {}
         started = time.perf_counter()
+
+        def attempt(mode: str, names: tuple[str, ...], measure) -> None:
+            try:
+                found.update(zip(names, measure(), strict=True))
+            except Exception as exc:  # recorded: this mode keeps the defaults, the others go on
+                traceback.print_exc()
+                errors[mode] = one_line(exc)
+
         if "model_only" in chosen:
-            with _recorded(found, "model_only"):
-                found["model_only_steps"], found["model_only_step_s"] = modes.calibrate_model_only(
-                    self.model()[0], self.model_batch, self.modes)
+            attempt("model_only", ("model_only_steps", "model_only_step_s"),
+                    lambda: modes.calibrate_model_only(self.model()[0], self.model_batch, self.modes))
         if "train" in chosen:
-            with _recorded(found, "train"):
-                found["train_epochs"], found["train_epoch_s"] = modes.calibrate_train(
-                    lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings.epochs)
+            attempt("train", ("train_epochs", "train_epoch_s"), lambda: modes.calibrate_train(
+                lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings.epochs))
         if "pipeline" in chosen or "simulated" in chosen:
-            with _recorded(found, "pipeline"):
-                pipeline_epochs, simulated_epochs, epoch_s = modes.calibrate_epochs(
-                    lambda: self.pipeline(0)[0], self.modes)
-                found.update(pipeline_epochs=pipeline_epochs, simulated_epochs=simulated_epochs,
-                             pipeline_epoch_s=epoch_s)
-        found["calibration_s"] = time.perf_counter() - started
-        defaults = modes.Loops(train_epochs=max(self.settings.epochs, 2))
-        self.loops = replace(defaults, **{k: found[k] for k in defaults.to_dict() if k in found})
-        self.calibration = found
+            attempt("pipeline", ("pipeline_epochs", "simulated_epochs", "pipeline_epoch_s"),
+                    lambda: modes.calibrate_epochs(lambda: self.pipeline(0)[0], self.modes))
+        self.calibration = modes.Calibration(min_sample_s=self.modes.min_sample_s, errors=errors,
+                                             calibration_s=time.perf_counter() - started, **found)
+        self.loops = self.calibration.loops(max(self.settings.epochs, 2))
 
     def run_mode(self, mode: str, trial: int) -> dict:
         """One mode's run, with the bytes its process tree fetched from storage meanwhile
@@ -395,7 +414,7 @@ class CellWorker:
         for mode in [m for m in TRIAL_ORDER if m in self.settings.modes]:
             gc.collect()  # release the previous mode's pipeline (and its threads) before timing
             deaths_before = len(cluster.events) if cluster else 0
-            before, started_unix = machine_load(), time.time()
+            before, started_unix = MachineLoad.now(), time.time()
             with sampler.phase(mode, trial=round_) as mark, GcPauses() as pauses:
                 try:
                     run = {"status": "ok", "error": None, **self.run_mode(mode, round_)}
@@ -403,15 +422,14 @@ class CellWorker:
                     traceback.print_exc()
                     run = {"status": "failed", "error": one_line(exc), "epochs": []}
             run.update(gc_s=pauses.seconds, gc_collections=pauses.collections)
-            after = machine_load()
+            after = MachineLoad.now()
             if cluster and len(cluster.events) > deaths_before:
                 run["note"] = (f"{service_note(cluster.events[deaths_before:])} (during this run)"
                                + (f"; {run['note']}" if run.get("note") else ""))
             runs.append(ModeRun.from_dict({
                 "mode": mode, "round": round_, "trial": round_, **run, "started_unix": started_unix,
-                "loadavg_1m": before["loadavg_1m"],
-                "steal_percent": steal_percent(before["cpu_times"], after["cpu_times"]),
-                "mark": mark, "telemetry": summarize_phase(sampler.snapshot(), mark)}))
+                "loadavg_1m": before.loadavg_1m, "steal_percent": steal_percent(before, after),
+                "mark": mark.to_dict(), "telemetry": summarize_phase(sampler.snapshot(), mark).to_dict()}))
         sampler.pause()
         return runs
 
@@ -451,23 +469,6 @@ class GcPauses:
         gc.callbacks.remove(self.on_gc)
 
 
-class _recorded:
-    """Context: an exception becomes `found[f"{what}_error"]` instead of ending the calibration."""
-
-    def __init__(self, found: dict, what: str):
-        self.found, self.what = found, what
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if exc is not None and isinstance(exc, Exception):
-            traceback.print_exc()
-            self.found[f"{self.what}_error"] = one_line(exc)
-            return True
-        return False
-
-
 def shortfall(epochs: list[dict], num_train: int, asked_epochs: int) -> dict:
     """Images asked for vs delivered, with a note when the input delivered fewer."""
     expected = num_train * asked_epochs
@@ -489,7 +490,7 @@ def serve(job: Job, cores: list[int]) -> None:
     """
     with service_for(job.options, job.log_path.with_suffix(".service")) as (options, cluster):
         if cluster is not None:
-            emit("service", target=cluster.target, worker_pids=cluster.worker_pids)
+            emit(events.Service(target=cluster.target, worker_pids=cluster.worker_pids))
         sampler = Sampler(hz=job.settings.telemetry_hz).start()
         with sampler.phase("setup"):  # its own mark: no timed run's telemetry includes it
             cell = CellWorker(job.with_options(options))
@@ -500,21 +501,21 @@ def serve(job: Job, cores: list[int]) -> None:
                 cell.warm_up()
         freeze_heap()
         sampler.pause()
-        emit("set_up", framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
-             accuracy_fits=cell.accuracy, validation_resize=cell.validation_resize,
-             cores=cores, threads=thread_affinity())
+        emit(events.SetUp(framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
+                          accuracy_fits=cell.accuracy, validation_resize=cell.validation_resize,
+                          cores=cores, threads=thread_affinity()))
         for line in sys.stdin:
-            command = json.loads(line)
-            if command["op"] == "calibrate":
+            command = Command.from_line(line)
+            if command.op == "calibrate":
                 sampler.resume()
                 with sampler.phase("calibration"):
                     cell.calibrate()
                 freeze_heap()
                 sampler.pause()
-                emit("ready", calibration=cell.calibration, loops=cell.loops.to_dict())
-            elif command["op"] == "trial":
-                runs = cell.trial(command["round"], sampler, cluster)
-                emit("trial", round=command["round"], runs=[r.to_dict() for r in runs])
+                emit(events.Ready(calibration=cell.calibration.to_dict(), loops=cell.loops.to_dict()))
+            elif command.op == "trial":
+                runs = cell.trial(command.round, sampler, cluster)
+                emit(events.Trial(round=command.round, runs=[r.to_dict() for r in runs]))
             else:
                 break
         sampler.stop()
@@ -523,7 +524,7 @@ def serve(job: Job, cores: list[int]) -> None:
             tail["service"] = service_record(cluster)
             tail["note"] = service_note(cluster.events)
     atomic_write_text(job.result_path, json.dumps(tail, default=str))
-    emit("finished")
+    emit(events.Finished())
 
 
 def service_record(cluster) -> dict:
@@ -585,14 +586,14 @@ def main(argv: list[str]) -> int:
         if job.overhead_repeats:
             result = run_overhead_check(job)
             atomic_write_text(job.result_path, json.dumps(result, default=str))
-            emit("finished")
+            emit(events.Finished())
         else:
             serve(job, cores)
     except UnavailableHere as exc:  # known before anything is measured: no traceback
-        emit("unavailable", error=str(exc))
+        emit(events.Unavailable(error=str(exc)))
     except Exception as exc:
         traceback.print_exc()
-        emit("failed", error=one_line(exc))
+        emit(events.Failed(error=one_line(exc)))
     return 0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.data.dataset import DataSpec
 from bench.errors import PipebenchError
+from bench.results.tune_records import TuneConfig, TuneRecord
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def run_profile(job: ProfileJob, verify: bool = True, trace: bool = False) -> di
         record["pipeline_images_per_sec"] = record["pipeline"]["median"]
     if trace:
         record["trace_dir"] = str(capture_trace(job))
-    return save(job, {"kind": "profile", "config": job_record(job), **record})
+    return save(job, "profile", record)
 
 
 def run_sweep_job(job: ProfileJob, knobs: list[str] | None = None) -> dict:
@@ -146,7 +147,7 @@ def run_sweep_job(job: ProfileJob, knobs: list[str] | None = None) -> dict:
         say(f"[{len(done)}] round {round_ + 1}: {name}: {sample['images_per_sec'] or 0:,.0f} images/s")
 
     result = run_sweep(variant, job, chosen, overrides_of(job), on_sample=on_point)
-    return save(job, {"kind": "sweep", "config": job_record(job), **result})
+    return save(job, "sweep", result)
 
 
 def capture_trace(job: ProfileJob, steps: int = 20) -> Path:
@@ -174,23 +175,23 @@ def steps_in(job: ProfileJob) -> int:
     return max(1, len(job.spec.train_files) // job.batch_size)
 
 
-def job_record(job: ProfileJob) -> dict:
-    return {"variant": job.variant, "options": list(job.options), "augmentation": job.augmentation,
-            "batch_size": job.batch_size, "target_rate": job.target_rate, "dataset": job.spec.fingerprint(),
-            "min_sample_s": job.min_sample_s, "rounds": job.rounds, "seed": job.seed}
+def tune_config(job: ProfileJob) -> TuneConfig:
+    return TuneConfig(variant=job.variant, options=tuple(job.options), augmentation=job.augmentation,
+                      batch_size=job.batch_size, target_rate=job.target_rate, dataset=job.spec.fingerprint(),
+                      min_sample_s=job.min_sample_s, rounds=job.rounds, seed=job.seed)
 
 
-def save(job: ProfileJob, record: dict) -> dict:
+def save(job: ProfileJob, kind: str, body: dict) -> dict:
+    """Write `<kind>.json` (a typed `TuneRecord`) and render the page; the record, and the page's path."""
     from bench.report.tune_page import render_profile
     from bench.run import environment
     from pipelines.files import atomic_write_text
 
-    record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment.fingerprint(),
-              **record}
+    record = TuneRecord(kind=kind, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        environment=environment.fingerprint(), config=tune_config(job), body=body)
     shutil.rmtree(job.out_dir / "scratch", ignore_errors=True)  # caches and shards of the measurements
-    atomic_write_text(job.out_dir / f"{record['kind']}.json", json.dumps(record, indent=1, default=str))
-    record["report"] = str(render_profile(job.out_dir))
-    return record
+    atomic_write_text(job.out_dir / f"{kind}.json", json.dumps(record.to_dict(), indent=1, default=str))
+    return {**record.to_dict(), "report": str(render_profile(job.out_dir))}
 
 
 def profilable() -> list[str]:

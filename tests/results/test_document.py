@@ -146,3 +146,22 @@ def test_version_3_calls_its_rounds_trials_and_loads_with_them_as_rounds(tmp_pat
     assert doc["config"]["rounds"] == 9 and "trials" not in doc["config"]
     assert RunConfig.from_dict(doc["config"]).rounds == 9  # --resume of an older run
     assert RunConfig.from_dict({**doc["config"], "trials": 7, "rounds": None} | {"rounds": 7}).rounds == 7
+
+
+def test_the_runners_typed_document_is_the_file_and_reads_back_as_itself(tmp_path):
+    from bench.results.document import RoundRecord, RunDocument
+    from bench.results.records import CellResult
+
+    write(tmp_path, V2_DOC)
+    raw = load_run(tmp_path)
+    doc = RunDocument.from_dict({**raw, "a_later_field": {"kept": True}})
+    cells = [CellResult.from_dict(c) for c in raw["cells"]]
+    doc = doc.with_round(RoundRecord(0, ("generator|float32|none",), 1.0e9))
+    doc = doc.with_framework({"keras_backend": "jax", "jax": "0.4"})
+    save_document(tmp_path, doc, cells=cells)
+    again = load_run(tmp_path)
+    assert again["rounds"][-1] == {"round": 0, "order": ["generator|float32|none"], "started_unix": 1.0e9}
+    assert again["environment"]["frameworks"]["jax"]["jax"] == "0.4"
+    assert again["a_later_field"] == {"kept": True}
+    assert RunDocument.from_dict(again) == doc
+    assert [CellResult.from_dict(c) for c in again["cells"]] == cells

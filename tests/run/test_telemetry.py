@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bench.run.telemetry import GpuProbe, Sampler, summarize_phase
+from bench.run.telemetry import GpuProbe, Mark, Sampler, Series, summarize_phase
 from tests.helpers.cli import ROOT
 
 
@@ -37,9 +37,11 @@ def test_sampler_keeps_series_and_marks_and_summarizes_each_phase():
     assert len(series["t"]) >= 12  # 20 Hz over ~1 s, with slack for a loaded machine
     assert len(series["t"]) == len(series["cpu_percent"]) == len(series["rss_bytes"])
     assert [m["name"] for m in data["marks"]] == ["idle", "busy"]
-    idle, hot = (summarize_phase(data, m) for m in data["marks"])
-    assert hot["cpu_percent"] > idle["cpu_percent"]
-    assert hot["peak_rss_bytes"] >= min(series["rss_bytes"]) + 32 * 2**20
+    # as a report reads it back: the saved series and marks, typed again
+    idle, hot = (summarize_phase(Series.from_dict(series), Mark.from_dict(m)) for m in data["marks"])
+    assert hot.cpu_percent > idle.cpu_percent
+    assert hot.peak_rss_bytes >= min(series["rss_bytes"]) + 32 * 2**20
+    assert Series.from_dict(series) == sampler.series and data["marks"][0]["trial"] == 0
     del ballast
 
 
@@ -52,8 +54,8 @@ def test_rss_covers_child_processes():
         with sampler.phase("with-child"):
             time.sleep(1.5)
         sampler.stop()
-        summary = summarize_phase(sampler.to_dict(), sampler.marks[0])
-        assert summary["peak_rss_bytes"] > 200 * 2**20
+        summary = summarize_phase(sampler.series, sampler.marks[0])
+        assert summary.peak_rss_bytes > 200 * 2**20
     finally:
         child.kill()
         child.wait()
@@ -68,8 +70,8 @@ def test_without_a_gpu_the_fields_say_why():
     with sampler.phase("x"):
         time.sleep(0.3)
     sampler.stop()
-    summary = summarize_phase(sampler.to_dict(), sampler.marks[0])
-    assert summary["gpu_util_percent"] is None
+    summary = summarize_phase(sampler.series, sampler.marks[0])
+    assert summary.gpu_util_percent is None
     assert sampler.to_dict()["gpu_status"] == probe.status
 
 
@@ -79,8 +81,8 @@ def test_gpu_readings_where_nvml_answers():
         pytest.skip(f"no NVIDIA GPU via NVML here ({probe.status})")
     assert probe.inventory[0]["name"] and probe.inventory[0]["driver"]
     reading = probe.read()[0]
-    assert 0 <= reading["util_percent"] <= 100
-    assert reading["memory_used_bytes"] > 0
+    assert 0 <= reading.util_percent <= 100
+    assert reading.memory_used_bytes > 0
 
 
 def test_telemetry_imports_and_samples_without_tensorflow():
@@ -89,7 +91,7 @@ def test_telemetry_imports_and_samples_without_tensorflow():
         "from bench.run.telemetry import Sampler, summarize_phase\n"
         "s = Sampler(hz=20).start()\n"
         "with s.phase('p'):\n    sum(range(10**6))\n"
-        "s.stop(); print(summarize_phase(s.to_dict(), s.marks[0])['peak_rss_bytes'] > 0)\n"
+        "s.stop(); print(summarize_phase(s.series, s.marks[0]).peak_rss_bytes > 0)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr

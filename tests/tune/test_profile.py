@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.results.tune_records import TUNE_SCHEMA_VERSION, load_tune_record
 from bench.tune.breakdown import StageCost, bottleneck, stage_costs
 from tests.helpers.cli import run_cli, run_main
 
@@ -50,6 +51,9 @@ def test_profile_names_the_stage_made_slow_on_purpose(slow_profile):
     assert any(a["rule"] == "gil_bound" for a in record["advice"])
     html = next(tmp_path.glob("*/profile.html")).read_text()
     assert 'class="bottleneck"><td class="text">resize</td>' in html and 'id="fig-stages"' in html
+    typed = load_tune_record(next(tmp_path.glob("*/profile.json")))
+    assert record["schema_version"] == TUNE_SCHEMA_VERSION and typed.kind == "profile"
+    assert typed.config.variant == SLOW and typed.body["bottleneck"] == "resize"
 
 
 def test_naive_advice_is_verified_by_measurement(naive_profile):
