@@ -119,7 +119,7 @@ def accuracy_lines(rows: list[dict], target: float | None, band=None) -> str | N
     for row in rows:
         result = row["stats"].result
         if result.accuracy_fits:
-            acc, epoch_s = result.accuracy_fits[0]["val_accuracy"], row["timed_epoch_s"]
+            acc, epoch_s = result.accuracy_fits[0].val_accuracy, row["timed_epoch_s"]
             epochs = list(range(1, len(acc) + 1))
             curves.append((row["label"], epochs, acc, [e * epoch_s for e in epochs] if epoch_s else None))
         elif trials := result.runs_of("train"):

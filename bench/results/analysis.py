@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.config import MODES, Cell, band_cell
 from bench.results.capacity import Capacity, capacity_of, checks
-from bench.results.records import CellResult, ModeRun
+from bench.results.records import AccuracyFit, CellResult, ModeRun
 from bench.stats import (
     COST_WORDS,
     PAIRED_TEST,
@@ -112,18 +112,20 @@ def storage_figures(result: CellResult) -> dict | None:
     """The page cache as the cell's file-reading runs met it: its state, the bytes fetched from
     storage per epoch (median over runs: a cold run's timed epochs; a warm run's every epoch,
     its warm-up included), a cold epoch's least share of its files, and any flags."""
-    runs = [r for r in result.runs if r.ok and r.extra.get("page_cache")]
+    runs = [r for r in result.runs if r.ok and r.storage.page_cache]
     if not runs:
         return None
-    state = runs[0].extra["page_cache"]
-    if state == "cold":
-        per_epoch = [r.extra["storage_read_bytes"] / max(len(timed_epochs(r)), 1) for r in runs
-                     if r.extra.get("storage_read_bytes") is not None]
-    else:
-        per_epoch = [r.extra["run_storage_read_bytes"] / max(len(r.epochs), 1) for r in runs
-                     if r.extra.get("run_storage_read_bytes") is not None]
-    shares = [r.extra["cold_read_share_min"] for r in runs if r.extra.get("cold_read_share_min") is not None]
-    flags = tuple(dict.fromkeys(r.extra["page_cache_flag"] for r in runs if r.extra.get("page_cache_flag")))
+    stored = [r.storage for r in runs]
+    state = stored[0].page_cache
+    pairs = list(zip(runs, stored, strict=True))
+    if state == "cold":  # the timed epochs' bytes
+        per_epoch = [s.storage_read_bytes / max(len(timed_epochs(r)), 1) for r, s in pairs
+                     if s.storage_read_bytes is not None]
+    else:  # the whole run's, every epoch
+        per_epoch = [s.run_storage_read_bytes / max(len(r.epochs), 1) for r, s in pairs
+                     if s.run_storage_read_bytes is not None]
+    shares = [s.cold_read_share_min for s in stored if s.cold_read_share_min is not None]
+    flags = tuple(dict.fromkeys(s.page_cache_flag for s in stored if s.page_cache_flag))
     return {"page_cache": state, "storage_read_bytes_per_epoch": median_of(per_epoch),
             "cold_read_share_min": min(shares) if shares else None, "flags": flags}
 
@@ -140,29 +142,7 @@ def per_round_stall(result: CellResult) -> list[float]:
     return [100.0 * (1.0 - rate / bound[r]) for r, rate in result.by_round("train").items() if bound.get(r)]
 
 
-def final_accuracy(fit: dict) -> float | None:
-    """Validation accuracy at the end of an accuracy fit."""
-    return final_value(fit, "val_accuracy")
-
-
-def final_loss(fit: dict) -> float | None:
-    """Validation loss (cross-entropy) at the end of an accuracy fit; None in runs before it was kept."""
-    return final_value(fit, "val_loss")
-
-
-def final_value(fit: dict, key: str) -> float | None:
-    scored = [a for a in fit.get(key) or () if a is not None]
-    return scored[-1] if scored else None
-
-
-def epochs_to(fit: dict, target: float | None) -> int | None:
-    """The first epoch of an accuracy fit whose validation accuracy reaches `target`."""
-    if target is None:
-        return None
-    return next((i + 1 for i, a in enumerate(fit["val_accuracy"]) if a is not None and a >= target), None)
-
-
-def band_fits(results: list[CellResult]) -> list[dict]:
+def band_fits(results: list[CellResult]) -> list[AccuracyFit]:
     """The band cell's accuracy fits, one per seed."""
     chosen = band_cell([r.cell for r in results])
     return next((r.accuracy_fits for r in results if r.cell == chosen), [])
@@ -171,7 +151,7 @@ def band_fits(results: list[CellResult]) -> list[dict]:
 def accuracy_band(results: list[CellResult], num_val: int) -> Band | None:
     """The band: the prediction interval of the band cell's fits, one per seed (`bench.stats`),
     its spread at least the binomial noise of an accuracy on `num_val` images."""
-    accuracies = [final_accuracy(f) for f in band_fits(results)]
+    accuracies = [f.final_accuracy for f in band_fits(results)]
     present = [a for a in accuracies if a is not None]
     mean = float(np.mean(present)) if present else 0.0
     floor = math.sqrt(mean * (1 - mean) / num_val) if num_val else 0.0
@@ -189,7 +169,7 @@ def loss_band(results: list[CellResult]) -> Band | None:
     of the time, and the two checks together flag one about 3.5% of the time (2.5% below the
     accuracy band), not 5%.
     """
-    losses = [final_loss(f) for f in band_fits(results)]
+    losses = [f.final_loss for f in band_fits(results)]
     return prediction_band(losses, coverage=LOSS_BAND_COVERAGE, bounds=(0.0, math.inf))
 
 
@@ -203,11 +183,11 @@ def accuracy_figures(result: CellResult, target: float | None, train: Summary | 
     """
     fits = result.accuracy_fits
     if fits:
-        epochs = epochs_to(fits[0], target)
-        images = fits[0].get("images_per_epoch")
-        epoch_s = images / train.median if images and train else None
-        return {"val_accuracy": final_accuracy(fits[0]), "epochs_to_target": epochs, "timed_epoch_s": epoch_s,
-                "val_accuracies": tuple(final_accuracy(f) for f in fits), "val_loss": final_loss(fits[0]),
+        own = fits[0]
+        epochs = own.epochs_to(target)
+        epoch_s = own.images_per_epoch / train.median if own.images_per_epoch and train else None
+        return {"val_accuracy": own.final_accuracy, "epochs_to_target": epochs, "timed_epoch_s": epoch_s,
+                "val_accuracies": tuple(f.final_accuracy for f in fits), "val_loss": own.final_loss,
                 "time_to_accuracy_s": epochs * epoch_s if epochs and epoch_s else None}
     runs = result.runs_of("train")
     reached = [time_to_accuracy(r.epochs, target) for r in runs]

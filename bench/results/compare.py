@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.config import MODES, Cell
-from bench.results.document import load_run
+from bench.config import MODES
+from bench.results.document import RunDocument, load_run
 from bench.results.records import CellResult
 from bench.stats import COST_WORDS, finish_comparisons, summarize, unpaired
 
@@ -22,21 +22,20 @@ HARDWARE_KEYS = ("cpu_model", "cpu_count_logical", "ram_bytes", "machine")
 DATASET_KEYS = ("sha256", "num_files", "total_bytes")
 
 
-def fingerprint_differences(a: dict, b: dict) -> list[str]:
+def fingerprint_differences(a: RunDocument, b: RunDocument) -> list[str]:
     """What differs between two runs' hardware, GPUs, frameworks and datasets, as sentences."""
     notes = []
-    ea, eb = a["environment"], b["environment"]
     for key in HARDWARE_KEYS:
-        if ea.get(key) != eb.get(key):
-            notes.append(f"hardware differs: {key} {ea.get(key)!r} vs {eb.get(key)!r}")
-    fa, fb = a["environment"].get("framework", {}), b["environment"].get("framework", {})
+        if a.environment.get(key) != b.environment.get(key):
+            notes.append(f"hardware differs: {key} {a.environment.get(key)!r} vs {b.environment.get(key)!r}")
+    fa, fb = a.environment.get("framework", {}), b.environment.get("framework", {})
     for key in ("gpus", "tensorflow", "keras"):
         if fa.get(key) != fb.get(key):
             notes.append(f"{'hardware' if key == 'gpus' else 'software'} differs: {key} "
                          f"{fa.get(key)!r} vs {fb.get(key)!r}")
     for key in DATASET_KEYS:
-        if a["dataset"].get(key) != b["dataset"].get(key):
-            notes.append(f"dataset differs: {key} {a['dataset'].get(key)!r} vs {b['dataset'].get(key)!r}")
+        if a.dataset.get(key) != b.dataset.get(key):
+            notes.append(f"dataset differs: {key} {a.dataset.get(key)!r} vs {b.dataset.get(key)!r}")
     return notes
 
 
@@ -50,8 +49,9 @@ def compare_frame(base: dict, other: dict) -> pd.DataFrame:
     and a verdict from the Mann-Whitney U test, Holm-corrected across the table; beside them the
     same for CPU µs per image (a family of its own: costs more / costs less), where both runs kept it."""
     def per_cell(doc, read):
-        return {(Cell.of(c).name, c["precision"], c["augmentation"], mode): list(by_round.values())
-                for c in doc["cells"] for mode in MODES if (by_round := read(CellResult.from_dict(c), mode))}
+        results = [CellResult.from_dict(c) for c in doc["cells"]]
+        return {(r.cell.name, r.cell.precision, r.cell.augmentation, mode): list(by_round.values())
+                for r in results for mode in MODES if (by_round := read(r, mode))}
 
     a, b = per_cell(base, CellResult.by_round), per_cell(other, CellResult.by_round)
     keys = [k for k in a if k in b]
@@ -84,6 +84,7 @@ def compare_runs(paths: list[Path]) -> tuple[list[str], list[pd.DataFrame], list
     docs = [load_run(p) for p in paths]
     warnings, frames = [], []
     for path, doc in zip(paths[1:], docs[1:], strict=True):
-        warnings += [f"{path}: {note}" for note in fingerprint_differences(docs[0], doc)]
+        differences = fingerprint_differences(RunDocument.from_dict(docs[0]), RunDocument.from_dict(doc))
+        warnings += [f"{path}: {note}" for note in differences]
         frames.append(compare_frame(docs[0], doc))
     return warnings, frames, docs

@@ -63,6 +63,24 @@ SAMPLE_KEYS = tuple(f.name for f in fields(Sample))
 
 
 @dataclass(frozen=True)
+class Storage:
+    """What a run fetched from storage (`bench.run.page_cache`): the page cache's state for it
+    (warm, cold, or not applicable), bytes fetched in its timed epochs (cold) and over the
+    whole run (`run_`, warm-up and set-up included), a cold epoch's least share of its
+    files' bytes, and why a cold run may not have read cold."""
+
+    page_cache: str | None = None
+    storage_read_bytes: int | None = None
+    run_storage_read_bytes: int | None = None
+    evicted_bytes: int | None = None
+    cold_read_share_min: float | None = None
+    page_cache_flag: str | None = None
+
+
+STORAGE_KEYS = tuple(f.name for f in fields(Storage))
+
+
+@dataclass(frozen=True)
 class ModeRun:
     """One mode of one round of a cell: its sample, its raw epochs and what it measured beside."""
 
@@ -83,6 +101,11 @@ class ModeRun:
     @property
     def ok(self) -> bool:
         return self.status == "ok" and self.images_per_sec is not None
+
+    @property
+    def storage(self) -> Storage:
+        """What the run fetched from storage (kept among its extras in results.json)."""
+        return Storage(**{k: self.extra.get(k) for k in STORAGE_KEYS})
 
     @property
     def val_accuracy(self) -> float | None:
@@ -108,6 +131,55 @@ class ModeRun:
                 "first_batch_s": self.first_batch_s, "build_s": self.build_s, "au": self.au,
                 "note": self.note, "epochs": list(self.epochs), "telemetry": self.telemetry,
                 **{k: v for k, v in self.extra.items() if k != "trial"}}
+
+
+@dataclass(frozen=True)
+class AccuracyFit:
+    """One untimed accuracy fit from the cell's shared initial weights: validation accuracy and
+    loss after every epoch, on the pipeline built with `seed` (its shuffle order)."""
+
+    seed: int | None = None
+    epochs: int | None = None
+    fit_s: float | None = None
+    epoch_s: float | None = None
+    images_per_epoch: int | None = None
+    val_accuracy: tuple[float | None, ...] = ()
+    val_loss: tuple[float | None, ...] = ()  # empty in runs before it was kept
+
+    @property
+    def validated(self) -> bool:
+        return any(a is not None for a in self.val_accuracy)
+
+    @property
+    def final_accuracy(self) -> float | None:
+        """Validation accuracy at the fit's end."""
+        return last_scored(self.val_accuracy)
+
+    @property
+    def final_loss(self) -> float | None:
+        """Validation loss (cross-entropy) at the fit's end."""
+        return last_scored(self.val_loss)
+
+    def epochs_to(self, target: float | None) -> int | None:
+        """The first epoch whose validation accuracy reaches `target`."""
+        if target is None:
+            return None
+        return next((i + 1 for i, a in enumerate(self.val_accuracy) if a is not None and a >= target), None)
+
+    def to_dict(self) -> dict:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "val_accuracy": list(self.val_accuracy), "val_loss": list(self.val_loss)}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> AccuracyFit:
+        known = {f.name for f in fields(cls)} - {"val_accuracy", "val_loss"}
+        return cls(**{k: raw.get(k) for k in known}, val_accuracy=tuple(raw.get("val_accuracy") or ()),
+                   val_loss=tuple(raw.get("val_loss") or ()))
+
+
+def last_scored(values) -> float | None:
+    scored = [v for v in values if v is not None]
+    return scored[-1] if scored else None
 
 
 @dataclass(frozen=True)
@@ -143,10 +215,10 @@ class CellResult:
         return self.equivalence is not None and self.equivalence.differs
 
     @property
-    def accuracy_fits(self) -> list[dict]:
+    def accuracy_fits(self) -> list[AccuracyFit]:
         """The untimed accuracy fits that validated: the cell's own, then the band's further seeds."""
-        fits = self.extra.get("accuracy_fits") or ()
-        return [f for f in fits if any(a is not None for a in f["val_accuracy"])]
+        fits = (AccuracyFit.from_dict(f) for f in self.extra.get("accuracy_fits") or ())
+        return [f for f in fits if f.validated]
 
     def runs_of(self, mode: str) -> list[ModeRun]:
         """The successful runs of `mode`, in round order."""

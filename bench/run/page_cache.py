@@ -138,22 +138,20 @@ class EpochIO:
 def sample_fields(epochs: Sequence[dict], mode: str, applies: bool) -> dict:
     """What a cold sample records of storage: bytes fetched and evicted, and a flag when cold
     had no effect. `epochs` are the sample's timed epochs (with `EpochIO` records merged in)."""
-    fields: dict = {"page_cache": mode if applies else "not applicable"}
     if mode != "cold" or not applies:
-        return fields
+        return {"page_cache": mode if applies else "not applicable"}
     read = [e.get("storage_read_bytes") for e in epochs]
     evicted = [e.get("evicted_bytes") or 0 for e in epochs]
-    fields["storage_read_bytes"] = sum(read) if read and None not in read else None
-    fields["evicted_bytes"] = sum(evicted)
     shares = [r / b for r, b in zip(read, evicted, strict=True) if r is not None and b]
-    fields["cold_read_share_min"] = min(shares) if shares else None
+    flag = None
     if None in read:
-        fields["page_cache_flag"] = "no I/O accounting here: cannot tell whether the epochs read cold"
+        flag = "no I/O accounting here: cannot tell whether the epochs read cold"
     elif shares and min(shares) < COLD_MIN_SHARE:
-        fields["page_cache_flag"] = (
-            f"cold had no effect: an epoch fetched {min(shares):.0%} of its files' bytes from storage "
-            "(tmpfs, a network or overlay mount, or another process holding the pages)")
-    return fields
+        flag = (f"cold had no effect: an epoch fetched {min(shares):.0%} of its files' bytes from storage "
+                "(tmpfs, a network or overlay mount, or another process holding the pages)")
+    return {"page_cache": mode, "storage_read_bytes": sum(read) if read and None not in read else None,
+            "evicted_bytes": sum(evicted), "cold_read_share_min": min(shares) if shares else None,
+            **({"page_cache_flag": flag} if flag else {})}
 
 
 def probe(paths: Sequence[str]) -> str | None:

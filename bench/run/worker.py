@@ -38,7 +38,7 @@ import psutil
 
 from bench.data.equivalence import Equivalence, check_delivery
 from bench.errors import UnavailableHere
-from bench.results.records import ModeRun
+from bench.results.records import AccuracyFit, ModeRun
 from bench.run import events, modes
 from bench.run.cluster import service_for
 from bench.run.cpu_clock import CpuClock
@@ -75,20 +75,20 @@ def framework_info() -> dict:
     import keras
     import numpy as np
 
-    info = {"tensorflow": None, "jax": None, "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(), "numpy": np.__version__, "gpus": []}
+    backend, tf_version, jax_version, gpus = keras.backend.backend(), None, None, []
     if tensorflow_available():
         import tensorflow as tf
 
-        info["tensorflow"] = tf.__version__
-        if info["keras_backend"] == "tensorflow":
-            info["gpus"] = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
-    if module_available("jax") and info["keras_backend"] == "jax":
+        tf_version = tf.__version__
+        if backend == "tensorflow":
+            gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    if module_available("jax") and backend == "jax":
         import jax
 
-        info["jax"] = jax.__version__
-        info["gpus"] = [str(d) for d in jax.devices() if d.platform == "gpu"]
-    return info
+        jax_version = jax.__version__
+        gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
+    return {"tensorflow": tf_version, "jax": jax_version, "keras": keras.__version__,
+            "keras_backend": backend, "numpy": np.__version__, "gpus": gpus}
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class CellWorker:
         self.initial = InitialModel(job, self.accuracy_epochs)
         self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
         self.warmup: dict | None = None
-        self.accuracy: list[dict] = []  # the accuracy fit, then the band's further seeds
+        self.accuracy: list[AccuracyFit] = []  # the accuracy fit, then the band's further seeds
         self.loops = None
         self.calibration: modes.Calibration | None = None
         self.clock = None  # a `bench.run.cpu_clock.CpuClock`: every timed sample's CPU time
@@ -277,11 +277,11 @@ class CellWorker:
             for offset in range(self.settings.band_seeds):
                 self.accuracy.append(self.accuracy_fit(offset))
             self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
-                           "epoch_s": self.accuracy[0]["epoch_s"]}
+                           "epoch_s": self.accuracy[0].epoch_s}
         except Exception as exc:  # the timed run reports it in full
             self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
 
-    def accuracy_fit(self, offset: int) -> dict:
+    def accuracy_fit(self, offset: int) -> AccuracyFit:
         """One fit of `accuracy_epochs` from the identical initial weights, on the pipeline built
         with seed `seed + offset` (its shuffle order): validation accuracy and loss after each epoch.
 
@@ -293,11 +293,11 @@ class CellWorker:
         model = self.model()[0]
         started = time.perf_counter()
         recorder = modes.fit_and_record(model, fit_input, self.accuracy_epochs, validation=self.val)
-        return {"seed": seed, "epochs": self.accuracy_epochs, "fit_s": time.perf_counter() - started,
-                "epoch_s": recorder.epochs[-1]["train_s"] if recorder.epochs else None,
-                "images_per_epoch": recorder.epochs[-1]["images"] if recorder.epochs else None,
-                "val_accuracy": [e.get("val_accuracy") for e in recorder.epochs],
-                "val_loss": [e.get("val_loss") for e in recorder.epochs]}
+        last = recorder.epochs[-1] if recorder.epochs else {}
+        return AccuracyFit(seed=seed, epochs=self.accuracy_epochs, fit_s=time.perf_counter() - started,
+                           epoch_s=last.get("train_s"), images_per_epoch=last.get("images"),
+                           val_accuracy=tuple(e.get("val_accuracy") for e in recorder.epochs),
+                           val_loss=tuple(e.get("val_loss") for e in recorder.epochs))
 
     @property
     def accuracy_epochs(self) -> int:
@@ -502,8 +502,8 @@ def serve(job: Job, cores: list[int]) -> None:
         freeze_heap()
         sampler.pause()
         emit(events.SetUp(framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
-                          accuracy_fits=cell.accuracy, validation_resize=cell.validation_resize,
-                          cores=cores, threads=thread_affinity()))
+                          accuracy_fits=[f.to_dict() for f in cell.accuracy],
+                          validation_resize=cell.validation_resize, cores=cores, threads=thread_affinity()))
         for line in sys.stdin:
             command = Command.from_line(line)
             if command.op == "calibrate":

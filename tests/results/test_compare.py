@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench.results.compare import compare_runs, fingerprint_differences
+from bench.results.document import RunDocument
 from tests.helpers.cli import run_main
 
 
@@ -58,7 +59,7 @@ def test_different_hardware_and_dataset_are_named():
     b = copy.deepcopy(a)
     b["environment"]["cpu_model"] = "Intel Xeon"
     b["dataset"]["sha256"] = "zzz"
-    notes = fingerprint_differences(a, b)
+    notes = fingerprint_differences(RunDocument.from_dict(a), RunDocument.from_dict(b))
     assert any(n.startswith("hardware differs: cpu_model") for n in notes)
     assert any(n.startswith("dataset differs: sha256") for n in notes)
 

@@ -165,3 +165,14 @@ def test_the_runners_typed_document_is_the_file_and_reads_back_as_itself(tmp_pat
     assert again["a_later_field"] == {"kept": True}
     assert RunDocument.from_dict(again) == doc
     assert [CellResult.from_dict(c) for c in again["cells"]] == cells
+
+
+def test_an_accuracy_fit_reads_its_end_and_the_epoch_it_reached_a_target():
+    from bench.results.records import AccuracyFit
+
+    fit = AccuracyFit.from_dict({"seed": 1, "epochs": 4, "images_per_epoch": 48,
+                                 "val_accuracy": [0.3, None, 0.7, 0.65], "val_loss": [1.2, 1.0, None, None]})
+    assert fit.final_accuracy == 0.65 and fit.final_loss == 1.0 and fit.validated
+    assert fit.epochs_to(0.6) == 3 and fit.epochs_to(0.9) is None and fit.epochs_to(None) is None
+    assert AccuracyFit.from_dict(fit.to_dict()) == fit
+    assert not AccuracyFit.from_dict({"val_accuracy": [None, None]}).validated
