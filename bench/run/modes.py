@@ -28,7 +28,7 @@ import math
 import time
 from dataclasses import dataclass, field, fields, replace
 
-from bench.run.fit_timing import fit_recorder, images_seen_metric, steady_state
+from bench.run.fit_timing import Epoch, fit_recorder, images_seen_metric, steady_state
 
 TRIAL_ORDER = ("model_only", "pipeline", "simulated", "train")  # within one round of a cell
 CALIBRATION_MARGIN = 1.1  # aim a little above the minimum, so that drift rarely undercuts it
@@ -230,8 +230,8 @@ def fit_and_record(model, fit_input, epochs: int, extra_callbacks=(), validation
         **fit_input.fit_kwargs,
     )
     if io is not None:
-        for epoch, found in zip(recorder.epochs, io.records, strict=False):
-            epoch.update(found)
+        merged = [e.with_fields(found) for e, found in zip(recorder.epochs, io.records, strict=False)]
+        recorder.epochs[:len(merged)] = merged
     return recorder
 
 
@@ -243,12 +243,13 @@ def record(recorder, loops: int, warmup_epochs: int = 1, io=None, cpu=None, **ex
 
     sample = steady_state(recorder.epochs, warmup_epochs)
     storage = {}
-    timed = [e for e in recorder.epochs if e["epoch"] > warmup_epochs] or recorder.epochs
+    timed = [e for e in recorder.epochs if e.epoch > warmup_epochs] or recorder.epochs
     if io is not None:
         storage = sample_fields(timed, io.mode, io.files is not None)
-    harness_cpu_s = sum(e.get("page_cache_cpu_s") or 0.0 for e in timed[1:])  # the gaps inside the window
+    harness_cpu_s = sum(e.page_cache_cpu_s or 0.0 for e in timed[1:])  # the gaps inside the window
     cpu_fields = cpu.fields(harness_cpu_s) if cpu is not None and not sample.warmup_included else {}
-    return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
+    return {"epochs": [e.to_dict() for e in recorder.epochs], "first_batch_s": recorder.first_batch_s,
+            "loops": loops,
             "images": sample.images, "seconds": sample.seconds, "images_per_sec": sample.images_per_sec,
             "warmup_included": sample.warmup_included, **storage, **cpu_fields, **extra}
 
@@ -257,7 +258,7 @@ class DirectRecorder:
     """Per-epoch records of a direct iteration, shaped like `bench.run.fit_timing.fit_recorder`'s."""
 
     def __init__(self):
-        self.epochs: list[dict] = []
+        self.epochs: list[Epoch] = []
         self.first_batch_s: float | None = None
 
 
@@ -317,13 +318,13 @@ def iterate_directly(fit_input, batch_size: int, epochs: int, sleep_s: float = 0
                 time.sleep(sleep_s)
                 slept_s += time.perf_counter() - slept
         end = time.perf_counter()
-        recorder.epochs.append({"epoch": epoch, "images": images, "steps": steps, "slept_s": slept_s,
-                                "train_s": end - epoch_start, "wall_s": end - start})
+        recorder.epochs.append(Epoch(epoch=epoch, images=images, steps=steps, slept_s=slept_s,
+                                     train_s=end - epoch_start, wall_s=end - start))
         if cpu is not None and epoch == epochs:
             cpu.close()
         if io is not None and io.cold:
             io.end()
-            recorder.epochs[-1].update(io.records[-1])
+            recorder.epochs[-1] = recorder.epochs[-1].with_fields(io.records[-1])
     if cpu is not None:
         cpu.close()  # an input that ran dry before the last epoch
     return recorder
@@ -346,8 +347,8 @@ def read_epochs(fit_input, settings: ModeSettings, epochs: int, step_s: float = 
     step = simulated_step(step_s)
     recorder = fit_and_record(model, fit_input, epochs, extra_callbacks=[step], io=io, cpu=cpu,
                               cpu_from_epoch=cpu_from_epoch)
-    for epoch, slept in zip(recorder.epochs, step.slept_s, strict=True):
-        epoch["slept_s"] = slept
+    recorder.epochs[:] = [e.with_fields({"slept_s": slept})
+                          for e, slept in zip(recorder.epochs, step.slept_s, strict=True)]
     return recorder
 
 
@@ -380,12 +381,11 @@ def run_simulated(fit_input, settings: ModeSettings, loops: int, warm: bool = Fa
     cpu = window(clock)
     recorder = read_epochs(fit_input, settings, skipped + loops, settings.step_s, io, cpu, skipped + 1)
     steady = recorder.epochs[skipped:] or recorder.epochs
-    steps = sum(e["steps"] for e in steady)
+    steps = sum(e.steps for e in steady)
     result = record(recorder, loops, skipped, io=io, cpu=cpu, step_s=settings.step_s, warm_start=warm)
-    busy_s = steps * settings.step_s
-    result["au"] = min(busy_s / result["seconds"], 1.0) if result["seconds"] else None
-    result["achieved_step_s"] = sum(e["slept_s"] for e in steady) / steps if steps else None
-    return result
+    busy_s, seconds = steps * settings.step_s, result["seconds"]
+    return {**result, "au": min(busy_s / seconds, 1.0) if seconds else None,
+            "achieved_step_s": sum(e.slept_s or 0.0 for e in steady) / steps if steps else None}
 
 
 def calibrate_epochs(build, settings: ModeSettings) -> tuple[int, int, float]:
@@ -399,7 +399,7 @@ def calibrate_epochs(build, settings: ModeSettings) -> tuple[int, int, float]:
 
     def sample_s(loops: int) -> float:
         record = run_pipeline(build(), settings, loops)
-        steps.append(sum(e["steps"] for e in record["epochs"][1:]) // max(loops, 1))
+        steps.append(sum(e.get("steps", 0) for e in record["epochs"][1:]) // max(loops, 1))  # JSON form
         return record["seconds"]
 
     epochs, epoch_s = calibrate(sample_s, settings.min_sample_s)
@@ -444,9 +444,10 @@ def run_model_only(model, batch, settings: ModeSettings, loops: int, clock=None)
     recorder = fit_and_record(model, fit_input, 1, cpu=cpu, cpu_from_epoch=0)
     seconds = recorder.last_batch_end - recorder.first_batch_end
     images = loops * settings.batch_size
-    return {"epochs": recorder.epochs, "first_batch_s": recorder.first_batch_s, "loops": loops,
-            "images": images, "seconds": seconds, "images_per_sec": images / seconds if seconds > 0 else None,
-            "warmup_included": False, **(cpu.fields() if cpu is not None else {})}
+    return {"epochs": [e.to_dict() for e in recorder.epochs], "first_batch_s": recorder.first_batch_s,
+            "loops": loops, "images": images, "seconds": seconds,
+            "images_per_sec": images / seconds if seconds > 0 else None, "warmup_included": False,
+            **(cpu.fields() if cpu is not None else {})}
 
 
 def calibrate_model_only(model, batch, settings: ModeSettings) -> tuple[int, float]:

@@ -135,13 +135,13 @@ class EpochIO:
         self._gap_cpu_s = time.thread_time() - cpu
 
 
-def sample_fields(epochs: Sequence[dict], mode: str, applies: bool) -> dict:
+def sample_fields(epochs: Sequence, mode: str, applies: bool) -> dict:
     """What a cold sample records of storage: bytes fetched and evicted, and a flag when cold
-    had no effect. `epochs` are the sample's timed epochs (with `EpochIO` records merged in)."""
+    had no effect. `epochs` are the sample's timed `Epoch`s (with `EpochIO` records merged in)."""
     if mode != "cold" or not applies:
         return {"page_cache": mode if applies else "not applicable"}
-    read = [e.get("storage_read_bytes") for e in epochs]
-    evicted = [e.get("evicted_bytes") or 0 for e in epochs]
+    read = [e.storage_read_bytes for e in epochs]
+    evicted = [e.evicted_bytes or 0 for e in epochs]
     shares = [r / b for r, b in zip(read, evicted, strict=True) if r is not None and b]
     flag = None
     if None in read:

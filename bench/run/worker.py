@@ -293,11 +293,12 @@ class CellWorker:
         model = self.model()[0]
         started = time.perf_counter()
         recorder = modes.fit_and_record(model, fit_input, self.accuracy_epochs, validation=self.val)
-        last = recorder.epochs[-1] if recorder.epochs else {}
+        last = recorder.epochs[-1] if recorder.epochs else None
         return AccuracyFit(seed=seed, epochs=self.accuracy_epochs, fit_s=time.perf_counter() - started,
-                           epoch_s=last.get("train_s"), images_per_epoch=last.get("images"),
-                           val_accuracy=tuple(e.get("val_accuracy") for e in recorder.epochs),
-                           val_loss=tuple(e.get("val_loss") for e in recorder.epochs))
+                           epoch_s=last.train_s if last else None,
+                           images_per_epoch=last.images if last else None,
+                           val_accuracy=tuple(e.val_accuracy for e in recorder.epochs),
+                           val_loss=tuple(e.val_loss for e in recorder.epochs))
 
     @property
     def accuracy_epochs(self) -> int:
@@ -541,7 +542,16 @@ def service_note(events: list[dict]) -> str | None:
             "rates and images delivered of the modes then running include the disruption")
 
 
-def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> dict:
+@dataclass(frozen=True)
+class OverheadRates:
+    """Pipeline-mode rates with the sampler on and off (paired by repeat), and the sampler's own CPU."""
+
+    on: tuple[float, ...]
+    off: tuple[float, ...]
+    sampler_cpu_percent: float | None
+
+
+def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> OverheadRates:
     """Pipeline-mode rates with the sampler on and off, alternating which goes first."""
     rates: dict[bool, list[float]] = {True: [], False: []}
     cpu_s = sampled_s = 0.0
@@ -553,7 +563,8 @@ def overhead_rates(cell: CellWorker, repeats: int, hz: float, epochs: int) -> di
             if sampler is not None:
                 sampler.stop()
                 cpu_s, sampled_s = cpu_s + sampler.cpu_s, sampled_s + sampler.now()
-    return {"rates": rates, "sampler_cpu_percent": 100.0 * cpu_s / sampled_s if sampled_s else None}
+    return OverheadRates(on=tuple(rates[True]), off=tuple(rates[False]),
+                         sampler_cpu_percent=100.0 * cpu_s / sampled_s if sampled_s else None)
 
 
 def run_overhead_check(job: Job) -> dict:
@@ -570,12 +581,12 @@ def run_overhead_check(job: Job) -> dict:
     cell.modes = replace(cell.modes, min_sample_s=max(cell.modes.min_sample_s, 5.0 / hz))
     epochs = modes.calibrate_epochs(lambda: cell.pipeline(0)[0], cell.modes)[0]
     measured = overhead_rates(cell, job.overhead_repeats, hz, epochs)
-    on, off = measured["rates"][True], measured["rates"][False]
     paired = stats.finish_comparisons([stats.paired("sampler on", "sampler off", "pipeline",
-                                                    dict(enumerate(on)), dict(enumerate(off)))])[0]
-    return {**job.cell.to_record(), "status": "ok", "on_images_per_sec": on, "off_images_per_sec": off,
-            "ratio": paired.ratio, "comparison": paired.to_dict(), "epochs_per_run": epochs,
-            "telemetry_hz": hz, "sampler_cpu_percent": measured["sampler_cpu_percent"]}
+                                                    dict(enumerate(measured.on)),
+                                                    dict(enumerate(measured.off)))])[0]
+    return {**job.cell.to_record(), "status": "ok", "on_images_per_sec": list(measured.on),
+            "off_images_per_sec": list(measured.off), "ratio": paired.ratio, "comparison": paired.to_dict(),
+            "epochs_per_run": epochs, "telemetry_hz": hz, "sampler_cpu_percent": measured.sampler_cpu_percent}
 
 
 def main(argv: list[str]) -> int:

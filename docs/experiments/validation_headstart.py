@@ -63,7 +63,7 @@ def measure(persistent: bool, validate: bool) -> float:
                      validation_data=slow_validation(0.5) if validate else None)
     if validate:  # pipebench 2: the epochs' own times, validation left out between them
         steady = recorder.epochs[1:]
-        return sum(e["images"] for e in steady) / sum(e["train_s"] for e in steady)
+        return sum(e.images for e in steady) / sum(e.train_s for e in steady)
     return steady_state(recorder.epochs).images_per_sec  # pipebench 3: one continuous window
 
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bench.run.fit_timing import fit_recorder, steady_state
+from bench.run.fit_timing import Epoch, fit_recorder, steady_state
 from bench.run.models import build_model
 
 
@@ -35,8 +35,8 @@ def test_counts_delivered_images_when_a_finite_dataset_runs_dry():
     ds = tf.data.Dataset.from_tensor_slices((np.concatenate(x), np.concatenate(y))).batch(8)
     model, _ = build_model("small_cnn", (16, 16), 2, seed=0)
     recorder = fit_quietly(model, ds, steps_per_epoch=10, epochs=3)
-    assert [e["images"] for e in recorder.epochs] == [3 * 8 + 5] * 3  # not 10 * 8 per epoch
-    assert [e["steps"] for e in recorder.epochs] == [4] * 3
+    assert [e.images for e in recorder.epochs] == [3 * 8 + 5] * 3  # not 10 * 8 per epoch
+    assert [e.steps for e in recorder.epochs] == [4] * 3
     assert recorder.first_batch_s is not None and recorder.first_batch_s > 0
 
 
@@ -49,10 +49,10 @@ def test_counts_what_a_finite_generator_really_fed_with_steps_per_epoch():
     """
     model, _ = build_model("small_cnn", (16, 16), 2, seed=0)
     recorder = fit_quietly(model, finite_batches(4, 8, last=5), steps_per_epoch=10, epochs=3)
-    images = [e["images"] for e in recorder.epochs]
+    images = [e.images for e in recorder.epochs]
     assert images[0] == 3 * 8 + 5
     assert sum(images) < 10 * 3 * 8
-    assert all(e["images"] == e["steps"] * 8 or e["epoch"] == 1 for e in recorder.epochs)
+    assert all(e.images == e.steps * 8 or e.epoch == 1 for e in recorder.epochs)
 
 
 @pytest.mark.slow
@@ -63,13 +63,12 @@ def test_validation_does_not_disturb_the_train_count():
     y = np.zeros(40, np.int32)
     model.fit(x, y, batch_size=8, epochs=2, validation_data=(x[:12], y[:12]),
               callbacks=[recorder], verbose=0)
-    assert [e["images"] for e in recorder.epochs] == [40, 40]
-    assert all(e["val_accuracy"] is not None for e in recorder.epochs)
+    assert [e.images for e in recorder.epochs] == [40, 40]
+    assert all(e.val_accuracy is not None for e in recorder.epochs)
 
 
 def epoch(n, images, seconds, wall=None):
-    record = {"epoch": n, "images": images, "train_s": seconds}
-    return record if wall is None else {**record, "wall_s": wall}
+    return Epoch(epoch=n, images=images, train_s=seconds, wall_s=wall)
 
 
 def test_steady_state_excludes_the_first_epoch():
@@ -93,3 +92,10 @@ def test_steady_state_with_one_epoch_is_flagged():
 
 def test_steady_state_with_no_images_has_no_rate():
     assert steady_state([epoch(1, 0, 1.0), epoch(2, 0, 1.0)]).images_per_sec is None
+
+
+def test_an_epoch_goes_to_json_without_what_it_did_not_measure():
+    timed = Epoch(epoch=2, images=32, steps=1, train_s=0.5, wall_s=1.0, val_accuracy=None)
+    assert timed.to_dict() == {"epoch": 2, "images": 32, "steps": 1, "train_s": 0.5, "wall_s": 1.0}
+    cold = timed.with_fields({"storage_read_bytes": 4096, "evicted_bytes": 4096, "page_cache_s": 0.01})
+    assert cold.to_dict()["storage_read_bytes"] == 4096 and timed.storage_read_bytes is None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.run import page_cache
+from bench.run.fit_timing import Epoch
 from tests.helpers.cli import TINY_ARGS, assert_one_line_error, run_cli, run_main
 
 SHM = Path("/dev/shm")
@@ -62,8 +63,8 @@ def test_probe_says_why_tmpfs_cannot_be_cold():
 
 
 def test_sample_flags_a_cold_sample_that_read_warm():
-    epochs = [{"storage_read_bytes": 10_000, "evicted_bytes": 1_000_000},
-              {"storage_read_bytes": 990_000, "evicted_bytes": 1_000_000}]
+    epochs = [Epoch(epoch=2, storage_read_bytes=10_000, evicted_bytes=1_000_000),
+              Epoch(epoch=3, storage_read_bytes=990_000, evicted_bytes=1_000_000)]
     cold = page_cache.sample_fields(epochs, "cold", applies=True)
     assert cold["cold_read_share_min"] == pytest.approx(0.01)
     assert "cold had no effect" in cold["page_cache_flag"]
