@@ -341,14 +341,24 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     costs = cost_comparisons(cells, base, mode)
     needs = capacities(doc, cells)
     done = [replace(c, vs_fastest=tested.get(id(c)), vs_baseline=ratio_to_base(c),
-                    vs_baseline_cpu=costs.get(id(c)), **needs["cells"].get(id(c), {})) for c in cells]
+                    vs_baseline_cpu=costs.get(id(c)), **needs.cells.get(id(c), {})) for c in cells]
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
                     tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses, mode=mode,
-                    predictions=needs["checks"], target_rate=needs["target_rate"])
+                    predictions=needs.checks, target_rate=needs.target_rate)
 
 
-def capacities(doc: dict, cells: list[CellStats]) -> dict:
+@dataclass(frozen=True)
+class Needs:
+    """What the cells need: per cell (by id of its `CellStats`) its capacity, predicted rate and
+    the cores or service workers for the target rate; the prediction checks; the target rate."""
+
+    cells: dict
+    checks: tuple
+    target_rate: float | None
+
+
+def capacities(doc: dict, cells: list[CellStats]) -> Needs:
     """Each cell's capacity, its predicted rate (--cores cells) and the cores it needs for the
     target rate, keyed by id of its `CellStats`; the prediction checks; the target rate."""
     config = doc.get("config") or {}
@@ -369,7 +379,7 @@ def capacities(doc: dict, cells: list[CellStats]) -> dict:
                            "predicted_images_per_sec": check.predicted_images_per_sec if check else None,
                            "cores_needed": capacity.cores_for(target) if target else None,
                            "service_workers_needed": capacity.service_workers_for(target) if target else None}
-    return {"cells": per_cell, "checks": tuple(predicted.values()), "target_rate": target}
+    return Needs(cells=per_cell, checks=tuple(predicted.values()), target_rate=target)
 
 
 def cost_comparisons(cells: list[CellStats], base: CellStats | None, mode: str) -> dict[int, Comparison]:
