@@ -36,7 +36,7 @@ from pathlib import Path
 PRELOAD = ("numpy", "tensorflow")
 SERVER_BACKEND = "tensorflow"  # the Keras backend that importing TensorFlow fixes in the server
 SWITCH = "PIPEBENCH_FORK_WORKERS"
-# Python 3.12 warns on every fork from a process with threads; the server has TensorFlow's
+# Python 3.12 warns on every fork from a process with threads, and the server has TensorFlow's two
 FORK_WARNING = "ignore:This process:DeprecationWarning"
 
 
