@@ -106,8 +106,8 @@ class RunDocument:
                        "rounds", "skipped", "telemetry_overhead", "cells", "schema_version"}})
 
 
-def new_run_dir(results_dir: Path) -> Path:
-    """A fresh `results/<run-id>/`; concurrent runs never share one (exclusive mkdir).
+def new_run_dir(results_dir: Path, prefix: str = "") -> Path:
+    """A fresh `results/<prefix><run-id>/`; concurrent runs never share one (exclusive mkdir).
 
     Checked before anything is measured: a results folder that cannot be written
     or a nearly full disk is reported now, not after the first cell.
@@ -124,7 +124,7 @@ def new_run_dir(results_dir: Path) -> Path:
         raise PipebenchError(f"only {free // 2**20} MiB free under {str(results_dir)!r}; "
                              f"pipebench needs at least {MIN_FREE_BYTES // 2**20} MiB")
     while True:
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        run_id = prefix + time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         path = results_dir / run_id
         try:
             path.mkdir()

@@ -1,4 +1,5 @@
-"""What a cell's worker tells the runner: typed events, one `@pipebench {json}` line each on stdout.
+"""What a cell's worker tells the runner: typed events, one `@pipebench {json}` line each on stdout;
+and what the runner asks of it: a typed `Command`, one JSON line on its stdin.
 
 The worker makes each event as a frozen record and `encode`s it; the runner `decode`s
 the line back into the same record, so neither side reads the other's dict keys. The
@@ -70,6 +71,23 @@ class Failed(Stop):
 @dataclass(frozen=True)
 class Unavailable(Stop):
     pass
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the runner asks of a worker, one JSON line on its stdin: `calibrate`, `trial` (of
+    `round`) or `finish`."""
+
+    op: str
+    round: int | None = None
+
+    def to_line(self) -> str:
+        return json.dumps({"op": self.op, "round": self.round}) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> Command:
+        raw = json.loads(line)
+        return cls(op=raw.get("op", ""), round=raw.get("round"))
 
 
 NAMES = {Service: "service", SetUp: "set_up", Ready: "ready", Trial: "trial", Finished: "finished",

@@ -131,9 +131,9 @@ class CellProcess:
         self.events: queue.Queue = queue.Queue()
         threading.Thread(target=read_events, args=(self.proc.stdout, self.events), daemon=True).start()
 
-    def send(self, op: str, **fields) -> None:
+    def send(self, op: str, round_: int | None = None) -> None:
         try:
-            self.proc.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+            self.proc.stdin.write(events.Command(op, round_).to_line())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the worker is gone: `wait_for` reports how it ended
@@ -391,7 +391,7 @@ def measure_round(round_: int, cells: list[Cell], procs: dict[str, CellProcess],
     for cell in order:
         bar.set_description(f"round {round_ + 1}/{config.rounds}: {cell.label}")
         proc = procs[cell.key]
-        proc.send("trial", round=round_)
+        proc.send("trial", round_)
         try:
             records.add_runs(cell.key, proc.wait_for(events.Trial).runs)
         except CellStopped as stop:

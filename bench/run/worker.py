@@ -103,19 +103,6 @@ class MachineLoad:
         return cls(os.getloadavg()[0] if hasattr(os, "getloadavg") else None, psutil.cpu_times())
 
 
-@dataclass(frozen=True)
-class Command:
-    """One line of the runner's on the worker's stdin: `{"op": ..., "round": R}`."""
-
-    op: str
-    round: int | None = None
-
-    @classmethod
-    def from_line(cls, line: str) -> Command:
-        raw = json.loads(line)
-        return cls(op=raw.get("op", ""), round=raw.get("round"))
-
-
 def restrict_cores(count: int | None) -> list[int]:
     """Run this process, and every thread and child it starts, on the first `count` of the cores it
     may use (`--cores`; None: all of them); returns the cores. Done before TensorFlow is
@@ -506,7 +493,7 @@ def serve(job: Job, cores: list[int]) -> None:
                           accuracy_fits=[f.to_dict() for f in cell.accuracy],
                           validation_resize=cell.validation_resize, cores=cores, threads=thread_affinity()))
         for line in sys.stdin:
-            command = Command.from_line(line)
+            command = events.Command.from_line(line)
             if command.op == "calibrate":
                 sampler.resume()
                 with sampler.phase("calibration"):
@@ -533,12 +520,12 @@ def service_record(cluster) -> dict:
             "worker_deaths": cluster.events}
 
 
-def service_note(events: list[dict]) -> str | None:
+def service_note(died: list[dict]) -> str | None:
     """A line for the report when service workers died during the cell (the supervisor replaced them)."""
-    if not events:
+    if not died:
         return None
-    deaths = "; ".join(f"pid {e['pid']} (exit status {e['returncode']}) at {e['at_s']:.1f} s" for e in events)
-    return (f"{len(events)} tf.data service worker(s) died and were replaced on their port: {deaths}; "
+    deaths = "; ".join(f"pid {e['pid']} (exit status {e['returncode']}) at {e['at_s']:.1f} s" for e in died)
+    return (f"{len(died)} tf.data service worker(s) died and were replaced on their port: {deaths}; "
             "rates and images delivered of the modes then running include the disruption")
 
 

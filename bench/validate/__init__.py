@@ -11,6 +11,11 @@ the check works, not what this machine's figures are. docs/method.md has the fig
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import time
+from pathlib import Path
+
 # name -> (module, one line); a module is imported only when its check runs
 CHECKS = {
     "aa": ("bench.validate.speed", "A/A runs find no speed difference; an A/B pair of known ratio is"
@@ -35,13 +40,10 @@ def listing() -> str:
 
 def main(check: str, argv: list[str], parser_class) -> int:
     """Run one check with its arguments: print its lines, save validate.json; 0 held, 1 not held."""
-    import argparse  # noqa: PLC0415 - this module stays light: `pipebench --help` imports it
-    import importlib  # noqa: PLC0415
-    import time  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    from bench.errors import unknown_choice  # noqa: PLC0415
-    from bench.validate.common import out_dir, save  # noqa: PLC0415
+    # the project's modules only here: this one stays light, since `pipebench --help` imports it
+    from bench.errors import unknown_choice
+    from bench.results.document import new_run_dir
+    from bench.validate.common import save
 
     if check not in CHECKS:
         raise unknown_choice("check", check, CHECKS)
@@ -53,7 +55,7 @@ def main(check: str, argv: list[str], parser_class) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(argv)
     started = time.monotonic()
-    folder = out_dir(args.results_dir, check)
+    folder = new_run_dir(args.results_dir, prefix=f"validate-{check}-")
     finding = module.run(args, folder)
     print("\n".join(finding.lines))
     path = save(folder, finding, vars(args), started)

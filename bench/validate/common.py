@@ -36,23 +36,6 @@ class Finding:
         return cls(raw["check"], raw["held"], tuple(raw["lines"]), raw.get("figures", {}))
 
 
-def out_dir(results_dir: Path, check: str) -> Path:
-    """A fresh `results/validate-<check>-<time>/` (a counter where two start in one second)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for count in range(100):
-        path = results_dir / f"validate-{check}-{stamp}" if count == 0 else \
-            results_dir / f"validate-{check}-{stamp}-{count}"
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise PipebenchError(f"cannot write {results_dir}: {exc.strerror}; "
-                                 "valid: a writable folder") from None
-    raise PipebenchError(f"too many checks started at once in {results_dir}")
-
-
 def save(folder: Path, finding: Finding, arguments: dict, started_s: float) -> Path:
     """`validate.json`: the finding, the arguments, the machine and the time it took."""
     doc = {**finding.to_dict(), "arguments": {k: str(v) if isinstance(v, Path) else v

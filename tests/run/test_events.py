@@ -37,3 +37,10 @@ def test_both_stops_are_stops_with_their_own_names():
     assert all(isinstance(e, events.Stop) for e in (events.Failed("x"), events.Unavailable("y")))
     names = [events.name_of(e) for e in (events.Failed("x"), events.Unavailable("y"))]
     assert names == ["failed", "unavailable"]
+
+
+def test_a_command_reads_back_as_the_command_it_was():
+    for command in (events.Command("trial", 4), events.Command("calibrate"), events.Command("finish")):
+        line = command.to_line()
+        assert line.endswith("\n") and line.count("\n") == 1
+        assert events.Command.from_line(line) == command
