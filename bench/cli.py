@@ -184,6 +184,36 @@ def add_tuning_parser(p, kind: str) -> None:
         p.add_argument("--knobs", type=comma_list, help="knobs to sweep (default: all that apply)")
 
 
+def add_guide_parser(p) -> None:
+    add_preset_argument(p, "quick, default or full: dataset size, rounds, sample length")
+    p.add_argument("--data-dir", type=Path, help="folder with one subfolder of images per class")
+    p.add_argument("--val-dir", type=Path, help="separate validation folder, same layout")
+    p.add_argument("--tips", type=comma_list, help="the tips to measure, comma-separated (default: all; see "
+                   "`pipebench guide --list`)")
+    p.add_argument("--list", action="store_true", help="list the tips and exit")
+    p.add_argument("--target-rate", type=positive_float,
+                   help="simulated accelerator rate in images/s for the overlap tips (default 1000)")
+    p.add_argument("--rounds", type=positive_int, help="rounds of each run (default: the preset's, or the "
+                   "fewest with which Holm's correction across the tips can find a difference)")
+    p.add_argument("--min-sample-s", type=positive_float, metavar="SECONDS",
+                   help="every timed sample lasts at least this long (default: the preset's)")
+    p.add_argument("--accuracy-epochs", type=positive_int, metavar="N",
+                   help="epochs of the accuracy fits of the training tips (default: the preset's)")
+    p.add_argument("--accuracy-seeds", type=positive_int, metavar="N",
+                   help="seeds of the reference's fits for the accuracy band (default: the preset's)")
+    for flag, text in (("--num-train", "embedded dataset: training images"),
+                       ("--num-val", "embedded dataset: validation images"),
+                       ("--num-classes", "embedded dataset: classes (2..10)"),
+                       ("--image-size", "square side the images are resized to"),
+                       ("--batch-size", None), ("--epochs", None)):
+        p.add_argument(flag, type=positive_int, help=text)
+    p.add_argument("--source-size", type=side_range, metavar="LOW,HIGH",
+                   help="embedded dataset: range of the files' long side in px")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=positive_float, help="seconds per cell before it is marked timeout")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="pipebench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -210,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "says what a check measures and what it holds against.")
     val.add_argument("check", help="which check (listed below)")
     val.add_argument("arguments", nargs=argparse.REMAINDER, help="the check's own options")
+    add_guide_parser(sub.add_parser("guide", help="measure each tip of the tutorials and tf.data's guide "
+                                    "as a paired experiment on your data"))
     cmp = sub.add_parser("compare", help="compare saved runs against the first one")
     cmp.add_argument("runs", type=Path, nargs="+", help="two or more results/<run-id> folders")
     cmp.add_argument("--out", type=Path, help="folder for compare.html (default: results/compare-<time>)")
@@ -440,6 +472,38 @@ def print_profile(record: dict) -> None:
               + (f"; {ref['variant']}: {ref['median']:,.0f}" if ref else ""))
 
 
+def cmd_guide(args: argparse.Namespace, argv: list[str]) -> int:
+    """Every chosen tip as a paired experiment; guide.json and guide.html under results/guide-<time>/."""
+    from bench.config import get_preset, mixed_precision
+    from bench.guide.experiment import guide_rounds, run_guide
+    from bench.guide.tips import check_cells, select, tips
+    from bench.report.guide_page import render_guide
+    from bench.results.document import new_run_dir
+
+    catalogue = tips(mixed_precision())
+    if args.list:
+        for tip in catalogue:
+            print(f"{tip.id:22s} {tip.claim} [{tip.mode}{', cold' if tip.page_cache == 'cold' else ''}]")
+        return 0
+    chosen = select(catalogue, args.tips)
+    check_cells(chosen)
+    preset = get_preset(args.preset)
+    run_args = build_parser().parse_args(["run"])  # every run flag at its default, then the guide's
+    for key, value in vars(args).items():
+        if hasattr(run_args, key) and key not in ("command",):
+            setattr(run_args, key, value)
+    run_args.rounds = guide_rounds(args.rounds, preset.rounds, len(chosen))
+    base = config_from_args(run_args, ["run", *argv[1:]])
+    folder = new_run_dir(Path(args.results_dir), prefix="guide-")
+    guide = run_guide(base, chosen, folder, command="pipebench " + shlex.join(argv))
+    for tip in guide.tips:
+        ratio = f"{tip.ratio:.2f}x" if tip.ratio else "-"
+        print(f"{tip.id:22s} {ratio:>7s}  {tip.verdict:13s}  {tip.reason}")
+    print(f"guide: {folder / 'guide.json'}")
+    print(f"page: {render_guide(folder)}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Print every finding of the data check; status 2 when a run would stop on them."""
     from bench.config import check_range
@@ -482,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args)
         if args.command in ("profile", "sweep"):
             return cmd_profile(args)
+        if args.command == "guide":
+            return cmd_guide(args, argv)
         if args.command == "compare":
             return cmd_compare(args.runs, args.out)
         if args.command == "validate":

@@ -10,6 +10,7 @@ the others have run two at a time.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -18,7 +19,8 @@ from tests.helpers.cli import HOSTILE, TAG, TINY, TINY_ARGS, run_cli
 
 # module- or session-scoped fixtures that each hold one real run shared by the tests reading it
 REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "slow_profile",
-             "saved_microbench", "small_run", "cores_run"}
+             "saved_microbench", "small_run", "cores_run", "tiny_guide"}
+GUIDE_TIPS = ("cache", "mixed_precision")  # the tiny guide: a pipeline-mode run, a training run with its band
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
@@ -104,3 +106,16 @@ def quick_run(tmp_path_factory, isolated_cache):
                      *TINY_ARGS, "--results-dir", str(results), "--label", HOSTILE)
     assert result.returncode == 0, result.stderr[-3000:]
     return result, next(results.iterdir())
+
+
+@pytest.fixture(scope="session")
+def tiny_guide(tmp_path_factory, isolated_cache):
+    """One real `pipebench guide` of two tips with tiny settings: (guide.json as a dict, its folder)."""
+    results = tmp_path_factory.mktemp("guide")
+    args = list(TINY_ARGS)
+    args[args.index("--rounds") + 1] = "7"  # the fewest with which Holm over two tips can find a difference
+    result = run_cli("guide", "--preset", "quick", "--tips", ",".join(GUIDE_TIPS), *args,
+                     "--results-dir", str(results))
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = next(results.glob("guide-*"))
+    return json.loads((folder / "guide.json").read_text()), folder, result

@@ -142,3 +142,21 @@ def test_profile_page_in_chromium(browser, naive_profile):
     advice = browser.find_elements("css selector", "#advice tbody tr")
     assert len(advice) >= 2 and all("×" in r.text for r in advice)  # every row measured
     screenshot(browser, "profile.png")
+
+
+def test_guide_page_in_chromium(browser, tiny_guide):
+    """Every tip is a row with its verdict, ratio and interval; the ratio figure is drawn."""
+    doc, folder, _ = tiny_guide
+    open_page(browser, folder / "guide.html")
+    assert_no_alert(browser)
+    rows = browser.find_elements("css selector", "#tips tbody tr")
+    assert [r.get_attribute("id") for r in rows] == [f"tip-{t['id']}" for t in doc["tips"]]
+    for row, tip in zip(rows, doc["tips"], strict=True):
+        text = row.text
+        assert tip["verdict"] in text and tip["claim"] in text and f"{tip['ratio']:.2f}×" in text
+        assert f"({tip['ratio_low']:.2f}–{tip['ratio_high']:.2f}" in text
+    assert "band" in browser.find_element("id", "tip-mixed_precision").text  # its accuracy, against the band
+    figure = browser.find_element("id", "fig-ratios")
+    assert browser.execute_script("return arguments[0].naturalWidth", figure) > 0
+    summary = browser.find_element("id", "summary").text
+    assert f"{len(doc['tips'])} tips" in summary and "Holm" in summary

@@ -1,0 +1,203 @@
+"""Run the tips as paired experiments and judge each one.
+
+The tips are grouped by the run that measures them (one per mode and page-cache
+state); each group is an ordinary `pipebench run` of the tips' cells in interleaved,
+shuffled rounds, with calibrated samples, written as a run folder of its own under the
+guide's. Each tip is then the paired comparison of its two cells, round by round, and
+all the guide's tips are one family for Holm's correction (the CPU costs another).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from bench.config import RunConfig
+from bench.errors import PipebenchError
+from bench.guide.record import GuideDocument, TipResult, save_guide
+from bench.guide.tips import Tip
+from bench.results.analysis import CellStats, analyse
+from bench.results.document import load_run
+from bench.results.records import CellResult
+from bench.run.environment import fingerprint
+from bench.stats import (
+    COST_WORDS,
+    PAIRED_TEST,
+    TOO_FEW,
+    Comparison,
+    finish_comparisons,
+    median_of,
+    min_rounds_for,
+    paired,
+)
+
+MIN_GAIN = 1.05  # a tip whose interval lies wholly below a 5% gain "does not hold"
+SET_UP_EPOCHS = 2  # the untimed fit that warms up a cell that is not judged on accuracy
+
+
+def guide_rounds(asked: int | None, preset_rounds: int, tips: int) -> int:
+    """`asked`, else the preset's rounds or, if more, the fewest with which the exact paired test
+    can find a difference among `tips` comparisons after Holm's correction."""
+    return asked or max(preset_rounds, min_rounds_for(tips))
+
+
+def group_config(base: RunConfig, tips: list[Tip], results_dir: Path) -> RunConfig:
+    """The run that measures `tips` (one mode, one page-cache state): their cells, once each."""
+    mode, page_cache = tips[0].group
+    cells = tuple(dict.fromkeys(c for t in tips for c in (t.subject, t.reference)))
+    training = mode == "train"
+    return replace(base, cells=cells, skipped=(), modes=(mode,), page_cache=page_cache,
+                   results_dir=str(results_dir), overhead_check=False, baseline=None,
+                   accuracy_epochs=base.accuracy_epochs if training else SET_UP_EPOCHS,
+                   accuracy_seeds=base.accuracy_seeds if training else 1,
+                   label=f"guide: {', '.join(t.id for t in tips)} ({mode}, {page_cache} page cache)")
+
+
+def groups_of(tips: tuple[Tip, ...]) -> list[list[Tip]]:
+    """The tips by the run that measures them, in the order the tips come."""
+    found: dict[tuple[str, str], list[Tip]] = {}
+    for tip in tips:
+        found.setdefault(tip.group, []).append(tip)
+    return list(found.values())
+
+
+def verdict_of(speed: Comparison | None, failed: str | None) -> tuple[str, str]:
+    """holds / does not hold / cannot tell, and why, from the Holm-adjusted paired test."""
+    if failed:
+        return "cannot tell", failed
+    if speed is None or speed.ratio is None:
+        return "cannot tell", "no round measured both cells"
+    if speed.verdict == "faster":
+        return "holds", f"faster: {speed.text}, p (Holm) {speed.p_adjusted:.3g}"
+    if speed.verdict == "slower":
+        return "does not hold", f"slower: {speed.text}, p (Holm) {speed.p_adjusted:.3g}"
+    if speed.verdict == TOO_FEW:
+        return "cannot tell", f"{speed.n} rounds are too few for the paired test under Holm's correction"
+    if speed.high is not None and speed.high < MIN_GAIN:
+        return "does not hold", (f"no gain of {MIN_GAIN - 1:.0%} or more: {speed.text} at "
+                                 f"{speed.coverage:.0%} coverage")
+    return "cannot tell", f"within noise, and the interval {speed.text} still admits a gain"
+
+
+def cell_figures(stats: CellStats | None, mode: str) -> dict:
+    """What the guide shows of one cell beside the ratio: rate, cost, memory, up-front work, accuracy."""
+    if stats is None:
+        return {}
+    runs = stats.result.runs_of(mode)
+    telemetry = [r.telemetry or {} for r in runs]
+    rate, cost = stats.modes.get(mode), stats.cpu.get(mode)
+    storage = stats.storage or {}
+    return {
+        "status": stats.result.status, "error": stats.result.error,
+        "images_per_sec": rate.median if rate else None,
+        "cpu_us_per_image": cost.median if cost else None,
+        "build_s": stats.build_s,
+        "first_batch_s": median_of(r.first_batch_s for r in runs),
+        "peak_rss_bytes": max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")),
+                              default=None),
+        "au_percent": stats.au.median if stats.au else None,
+        "val_accuracy": stats.val_accuracy, "vs_band": stats.vs_band,
+        "cold_read_share_min": storage.get("cold_read_share_min"),
+    }
+
+
+def compare_group(tips: list[Tip], run_dir: Path) -> list:
+    """Each tip's unadjusted paired parts (speed, cost), its figures and why it failed, if it did."""
+    doc = load_run(run_dir)
+    analysis = analyse(doc)
+    stats = {c.cell.key: c for c in analysis.cells}
+    results = {c.cell.key: c.result for c in analysis.cells}
+    band = analysis.band
+    out = []
+    for tip in tips:
+        subject, reference = results.get(tip.subject.key), results.get(tip.reference.key)
+        failed = not_measured(subject, reference)
+        figures = {"subject": cell_figures(stats.get(tip.subject.key), tip.mode),
+                   "reference": cell_figures(stats.get(tip.reference.key), tip.mode)}
+        if band is not None and "accuracy" in tip.shows:
+            figures["accuracy_band"] = {"low": band.low, "high": band.high, "coverage": band.coverage}
+        speed = paired(tip.id, tip.reference.label, tip.mode, subject.by_round(tip.mode) if subject else {},
+                       reference.by_round(tip.mode) if reference else {})
+        cost = None
+        if subject and reference and subject.cpu_by_round(tip.mode) and reference.cpu_by_round(tip.mode):
+            cost = paired(tip.id, tip.reference.label, tip.mode, subject.cpu_by_round(tip.mode),
+                          reference.cpu_by_round(tip.mode))
+        out.append((tip, speed, cost, figures, failed))
+    return out
+
+
+def not_measured(subject: CellResult | None, reference: CellResult | None) -> str | None:
+    for role, result in (("the changed pipeline", subject), ("the unchanged pipeline", reference)):
+        if result is None:
+            return f"{role} was not measured"
+        if result.status != "ok":
+            return f"{role} ({result.cell.label}) {result.status}: {result.error}"
+    return None
+
+
+
+
+
+def judge(measured: list, runs: dict[str, str]) -> list[TipResult]:
+    """Holm across every tip of the guide (speed one family, CPU cost another), then each verdict."""
+    speeds = finish_comparisons([m[1] for m in measured])
+    with_cost = [i for i, m in enumerate(measured) if m[2] is not None]
+    costs = dict(zip(with_cost, finish_comparisons([measured[i][2] for i in with_cost], words=COST_WORDS),
+                     strict=True))
+    results = []
+    for i, (tip, _, _, figures, failed) in enumerate(measured):
+        verdict, reason = verdict_of(speeds[i], failed)
+        results.append(TipResult(
+            id=tip.id, claim=tip.claim, source=tip.source, change=tip.change, mode=tip.mode,
+            page_cache=tip.page_cache, subject=tip.subject.label, reference=tip.reference.label,
+            run=runs.get(tip.id, ""), verdict=verdict, reason=reason,
+            speed=speeds[i] if speeds[i].n else None, cost=costs.get(i), figures=figures, shows=tip.shows))
+    return results
+
+
+def run_guide(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, command: str,
+              run: Callable[[RunConfig], Path] | None = None) -> GuideDocument:
+    """Every group's run, then every tip judged; guide.json is saved after each run, so an
+    interrupted guide keeps what it measured (each run folder keeps its raw samples)."""
+    from bench.run.runner import run as run_cells
+
+    run = run or (lambda config: run_cells(config).run_dir)
+    started = time.monotonic()
+    measured, runs, notes = [], {}, []
+    guide = None
+    for group in groups_of(tips):
+        config = group_config(base, group, guide_dir / "runs")
+        mode, page_cache = group[0].group
+        print(f"guide: {len(group)} tip(s) in {mode} mode, {page_cache} page cache: "
+              f"{', '.join(t.id for t in group)}", file=sys.stderr)
+        try:
+            run_dir = run(config)
+        except PipebenchError as exc:
+            notes.append(f"{mode}, {page_cache} page cache: not measured ({exc})")
+            measured += [(t, paired(t.id, t.reference.label, t.mode, {}, {}), None, {}, str(exc))
+                         for t in group]
+            continue
+        runs.update({t.id: str(run_dir.relative_to(guide_dir)) for t in group})
+        measured += compare_group(group, run_dir)
+        guide = document(base, measured, runs, notes, command, started)
+        save_guide(guide_dir, guide)
+    guide = document(base, measured, runs, notes, command, started)
+    save_guide(guide_dir, guide)
+    return guide
+
+
+def document(base: RunConfig, measured, runs: dict[str, str], notes: list[str], command: str,
+             started: float) -> GuideDocument:
+    settings = {"preset": base.preset, "data_dir": base.data_dir, "rounds": base.rounds,
+                "min_sample_s": base.min_sample_s, "target_rate": base.batch_size / base.step_s,
+                "batch_size": base.batch_size, "accuracy_epochs": base.accuracy_epochs,
+                "accuracy_seeds": base.accuracy_seeds,
+                "dataset": asdict(base.embedded) if base.data_dir is None else None, "min_gain": MIN_GAIN}
+    return GuideDocument(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=command, machine=fingerprint(),
+                         settings=settings, tips=tuple(judge(measured, runs)),
+                         runs=tuple(dict.fromkeys(runs.values())),
+                         seconds=round(time.monotonic() - started, 1),
+                         test=PAIRED_TEST + ", Holm's correction across the guide's tips", notes=tuple(notes))

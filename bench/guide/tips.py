@@ -1,0 +1,124 @@
+"""The tips that the tutorials and TensorFlow's tf.data guide give, each as a paired experiment.
+
+A tip is a claim that one change makes a pipeline faster. It is measured as two cells of
+one run (`bench.run.runner`), the pipeline with the change (`subject`) and the same
+pipeline without it (`reference`), in the mode where the claim matters: overlap on the
+simulated accelerator, read and decode in pipeline mode, precision in training; and on a
+cold page cache where the tip is about storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.config import Cell
+from bench.errors import PipebenchError
+
+SEED_TRAINING = "001_4054260e8768e0ad.txt"  # mixed precision, loaders compared, TFRecords
+SEED_TF_DATA = "002_f3ae9662ef471c4d.txt"  # tf.data order: map, shuffle, batch, prefetch, cache
+SEED_SEQUENCE = "004_1399aaa17c0bc732.txt"  # a DataLoader built on keras.utils.Sequence
+SEED_GENERATORS = "000_4de453d3009498ba.txt"  # in-memory data, generators, ImageDataGenerator
+TF_GUIDE = "TensorFlow guide 'Better performance with the tf.data API'"
+MIXED_GUIDE = "TensorFlow guide 'Mixed precision'"
+
+UNCACHED = ("cache=none",)  # decode on every epoch: what the tips about decoding act on
+
+
+@dataclass(frozen=True)
+class Tip:
+    """One claim and its experiment: `subject` (with the change) against `reference` (without).
+
+    `claim` says, in one line, what users are told; the tip holds where the subject is
+    faster in `mode` after Holm's correction across the guide. `page_cache` is the run's
+    (cold: every timed epoch reads from storage).
+    """
+
+    id: str
+    claim: str
+    source: str
+    change: str
+    mode: str
+    subject: Cell
+    reference: Cell
+    page_cache: str = "warm"
+    shows: tuple[str, ...] = ()  # figures beside the ratio: "accuracy", "memory" (up-front build, peak RSS)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """The run that measures this tip: one per mode and page-cache state."""
+        return self.mode, self.page_cache
+
+
+def tuned(*options: str, precision: str = "float32") -> Cell:
+    return Cell("tf_data_tuned", precision, options=tuple(options))
+
+
+def tips(mixed_policy: str = "mixed_bfloat16") -> tuple[Tip, ...]:
+    """Every tip the guide knows, in the order that the guide reports them."""
+    return (
+        Tip("prefetch", "prefetch overlaps preparing the next batch with the training step",
+            f"{TF_GUIDE}, 'Prefetching'; {SEED_TF_DATA}", "prefetch=autotune against prefetch=0",
+            "simulated", tuned(*UNCACHED), tuned(*UNCACHED, "prefetch=0")),
+        Tip("parallel_map", "a parallel map (num_parallel_calls=AUTOTUNE) decodes faster than a sequential",
+            f"{TF_GUIDE}, 'Parallelizing data transformation'; {SEED_TF_DATA}",
+            "parallel_calls=autotune against parallel_calls=1", "pipeline",
+            tuned(*UNCACHED), tuned(*UNCACHED, "parallel_calls=1")),
+        Tip("cache", "caching after the decode makes every later epoch faster",
+            f"{TF_GUIDE}, 'Caching'; {SEED_TF_DATA}", "cache=memory against cache=none", "pipeline",
+            tuned(), tuned(*UNCACHED)),
+        Tip("interleave_files", "reading and decoding several slices of the files side by side is faster",
+            f"{TF_GUIDE}, 'Parallelizing data extraction'", "interleave=2 against interleave=1", "pipeline",
+            tuned(*UNCACHED, "interleave=2"), tuned(*UNCACHED)),
+        Tip("tfrecord_interleave", "interleaved reads of TFRecord shards are faster than sequential reads",
+            f"{TF_GUIDE}, 'Parallelizing data extraction'; {SEED_TF_DATA}",
+            "read_parallelism=autotune against read_parallelism=1", "pipeline",
+            Cell("tfrecord"), Cell("tfrecord", options=("read_parallelism=1",))),
+        Tip("tfrecord_shards", "more TFRecord shards read faster than one file",
+            f"{TF_GUIDE}, 'Parallelizing data extraction'", "shards=8 against shards=1", "pipeline",
+            Cell("tfrecord"), Cell("tfrecord", options=("shards=1",))),
+        Tip("tfrecord_warm", "TFRecords read faster than loose image files",
+            f"{SEED_TRAINING}; {SEED_TF_DATA}", "tfrecord against tf_data_tuned cache=none, warm page cache",
+            "pipeline", Cell("tfrecord"), tuned(*UNCACHED)),
+        Tip("tfrecord_cold", "TFRecords read faster than loose image files from storage",
+            f"{SEED_TRAINING}; {SEED_TF_DATA}", "tfrecord against tf_data_tuned cache=none, cold page cache",
+            "pipeline", Cell("tfrecord"), tuned(*UNCACHED), page_cache="cold"),
+        Tip("tf_data_over_idg", "tf.data feeds a model faster than ImageDataGenerator",
+            SEED_TRAINING, "tf_data_tuned cache=none against image_data_generator", "pipeline",
+            tuned(*UNCACHED), Cell("image_data_generator")),
+        Tip("directory_over_idg", "image_dataset_from_directory is faster than ImageDataGenerator",
+            SEED_TRAINING, "image_dataset_from_directory against image_data_generator", "pipeline",
+            Cell("image_dataset_from_directory"), Cell("image_data_generator")),
+        Tip("pydataset_workers", "PyDataset workers load batches in parallel",
+            SEED_SEQUENCE, "sequence workers=2 against workers=1", "pipeline",
+            Cell("sequence", options=("workers=2",)), Cell("sequence", options=("workers=1",))),
+        Tip("pydataset_processes", "use_multiprocessing escapes the GIL and loads faster than threads",
+            SEED_SEQUENCE, "sequence use_multiprocessing=true against false (workers=2)", "pipeline",
+            Cell("sequence", options=("workers=2", "use_multiprocessing=true")),
+            Cell("sequence", options=("workers=2",))),
+        Tip("in_memory", "data held in memory is read faster than a generator that loads files",
+            SEED_GENERATORS, "in_memory_numpy (decoded up front) against generator", "pipeline",
+            Cell("in_memory_numpy"), Cell("generator"), shows=("memory",)),
+        Tip("mixed_precision", "mixed precision trains faster (up to 3x)", MIXED_GUIDE + f"; {SEED_TRAINING}",
+            f"{mixed_policy} against float32", "train", tuned(precision=mixed_policy), tuned(),
+            shows=("accuracy",)),
+    )
+
+
+def check_cells(chosen: tuple[Tip, ...], run_options: tuple[str, ...] = ()) -> None:
+    """Every tip's cells exist and take their options, before anything is measured."""
+    from pipelines.base import cell_options, get_variant
+
+    for tip in chosen:
+        for cell in (tip.subject, tip.reference):
+            cell_options(get_variant(cell.variant), run_options, cell.options)
+
+
+def select(catalogue: tuple[Tip, ...], ids: list[str] | None) -> tuple[Tip, ...]:
+    """The tips named (all of them when None), in the catalogue's order."""
+    if not ids:
+        return catalogue
+    known = {t.id for t in catalogue}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise PipebenchError(f"unknown tip {unknown[0]!r}; valid: {', '.join(t.id for t in catalogue)}")
+    return tuple(t for t in catalogue if t.id in ids)
