@@ -144,3 +144,29 @@ def test_a_real_guide_measures_each_tip_in_its_own_mode_and_keeps_every_run(tiny
     assert mixed["figures"]["subject"]["vs_band"] in ("below", "inside", "above")
     assert len(doc["runs"]) == 2  # one run per mode
     assert (folder / "guide.html").is_file()
+
+
+def test_a_group_that_cannot_run_is_noted_and_its_tips_cannot_tell(tmp_path):
+    from bench.guide.experiment import run_guide
+
+    def refuse(config):
+        raise PipebenchError("--page-cache cold cannot work here: tmpfs")
+
+    chosen = select(tips(), ["tfrecord_cold"])
+    base = RunConfig(preset="quick", embedded=EmbeddedDataset(48, 24, 32, 3), rounds=7, step_s=0.016,
+                     batch_size=16)
+    guide = run_guide(base, chosen, tmp_path, "pipebench guide", run=refuse)
+    (tip,) = guide.tips
+    assert tip.verdict == "cannot tell" and "tmpfs" in tip.reason and tip.speed is None
+    assert "not measured" in guide.notes[0] and load_guide(tmp_path) == guide
+
+
+def test_ctrl_c_in_a_group_ends_the_guide(monkeypatch):
+    import bench.run.runner
+    from bench.guide.experiment import measure_group
+    from bench.run.runner import RunOutcome
+
+    monkeypatch.setattr(bench.run.runner, "run", lambda config: RunOutcome(__import__("pathlib").Path("x"),
+                                                                           True, []))
+    with pytest.raises(KeyboardInterrupt):
+        measure_group(None)

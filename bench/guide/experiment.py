@@ -158,16 +158,23 @@ def judge(measured: list, runs: dict[str, str]) -> list[TipResult]:
     return results
 
 
+def measure_group(config: RunConfig) -> Path:
+    """One group's run (`bench.run.runner.run`); Ctrl-C ends the guide, not only this run."""
+    from bench.run.runner import run as run_cells
+
+    outcome = run_cells(config)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    return outcome.run_dir
+
+
 def run_guide(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, command: str,
               run: Callable[[RunConfig], Path] | None = None) -> GuideDocument:
     """Every group's run, then every tip judged; guide.json is saved after each run, so an
     interrupted guide keeps what it measured (each run folder keeps its raw samples)."""
-    from bench.run.runner import run as run_cells
-
-    run = run or (lambda config: run_cells(config).run_dir)
+    run = run or measure_group
     started = time.monotonic()
     measured, runs, notes = [], {}, []
-    guide = None
     for group in groups_of(tips):
         config = group_config(base, group, guide_dir / "runs")
         mode, page_cache = group[0].group
@@ -195,7 +202,9 @@ def document(base: RunConfig, measured, runs: dict[str, str], notes: list[str], 
                 "min_sample_s": base.min_sample_s, "target_rate": base.batch_size / base.step_s,
                 "batch_size": base.batch_size, "accuracy_epochs": base.accuracy_epochs,
                 "accuracy_seeds": base.accuracy_seeds,
-                "dataset": asdict(base.embedded) if base.data_dir is None else None, "min_gain": MIN_GAIN}
+                "dataset": {**asdict(base.embedded), "long_side": list(base.embedded.long_side)}
+                if base.data_dir is None else None,  # the list that JSON reads back
+                "min_gain": MIN_GAIN}
     return GuideDocument(created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=command, machine=fingerprint(),
                          settings=settings, tips=tuple(judge(measured, runs)),
                          runs=tuple(dict.fromkeys(runs.values())),
