@@ -72,6 +72,9 @@ def run_forked(stdin: int, stdout: int, stderr: int, env: dict, cwd: str, module
     first = [cwd, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     sys.path[:] = [*dict.fromkeys(first), *(entry for entry in sys.path if entry not in first)]
     sys.argv = [module, *argv]
+    # a forkserver child inherits the server's start method; give it the platform's default, which
+    # a spawned worker has (a PyDataset with use_multiprocessing pickled its local class otherwise)
+    multiprocessing.set_start_method(None, force=True)
     # imported after the fork: the worker is the child's code, not the server's
     sys.exit(importlib.import_module(module).main(argv))
 

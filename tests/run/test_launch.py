@@ -72,3 +72,16 @@ def test_killing_a_forked_workers_group_ends_it(tmp_path):
     assert proc.returncode is not None and proc.returncode < 0
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
+
+
+@pytest.mark.slow
+def test_a_forked_cell_runs_a_pydataset_with_worker_processes(tmp_path):
+    """The forked worker has the platform's start method, not the forkserver's (which pickled the
+    PyDataset's local class and failed every `use_multiprocessing=true` cell)."""
+    from tests.helpers.cli import TINY_ARGS, run_cli
+
+    result = run_cli("run", "--variants", "sequence", "--opt", "use_multiprocessing=true",
+                     "--modes", "pipeline", *TINY_ARGS, "--no-overhead-check", "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    (cell,) = json.loads(next(tmp_path.glob("*/results.json")).read_text())["cells"]
+    assert cell["status"] == "ok", cell["error"]
