@@ -186,13 +186,11 @@ def run_guide(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, command: 
             notes.append(f"{mode}, {page_cache} page cache: not measured ({exc})")
             measured += [(t, paired(t.id, t.reference.label, t.mode, {}, {}), None, {}, str(exc))
                          for t in group]
-            continue
-        runs.update({t.id: str(run_dir.relative_to(guide_dir)) for t in group})
-        measured += compare_group(group, run_dir)
+        else:
+            runs.update({t.id: str(run_dir.relative_to(guide_dir)) for t in group})
+            measured += compare_group(group, run_dir)
         guide = document(base, measured, runs, notes, command, started)
         save_guide(guide_dir, guide)
-    guide = document(base, measured, runs, notes, command, started)
-    save_guide(guide_dir, guide)
     return guide
 
 

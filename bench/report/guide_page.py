@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -37,8 +36,7 @@ def ratio_figure(tips: tuple[TipResult, ...]) -> str | None:
 
 
 def megabytes(value) -> str:
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "–" if missing else f"{value / 2**20:,.0f}"
+    return format_number(None if value is None else value / 2**20)
 
 
 def render_guide(folder: Path) -> Path:
