@@ -74,7 +74,8 @@ def add_run_parser(sub) -> None:
     p.add_argument("--val-split", type=float, default=0.2, help="validation fraction when no --val-dir")
     p.add_argument("--variants", type=comma_list, help="variants or families, comma-separated")
     p.add_argument("--precisions", type=comma_list, help="float32, mixed_float16 (GPU), mixed_bfloat16")
-    p.add_argument("--augmentations", type=comma_list, help="none, tf_image, keras_layers, numpy_pyfunc")
+    p.add_argument("--augmentations", type=comma_list,
+                   help="none, tf_image, keras_layers, keras_layers_map, numpy_pyfunc")
     p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE",
                    help="set a variant option (see `list`); repeatable")
     p.add_argument("--pipeline", metavar="MODULE:FUNCTION", action="append",
@@ -165,7 +166,8 @@ def add_tuning_parser(p, kind: str) -> None:
     p.add_argument("--data-dir", type=Path, help="your images instead of the embedded dataset")
     p.add_argument("--val-dir", type=Path)
     p.add_argument("--opt", action="append", default=[], metavar="[VARIANT.]NAME=VALUE")
-    p.add_argument("--augmentation", default="none", help="none, tf_image, numpy_pyfunc, keras_layers")
+    p.add_argument("--augmentation", default="none",
+                   help="none, tf_image, numpy_pyfunc, keras_layers, keras_layers_map")
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--target-rate", type=positive_float, help="simulated accelerator images/s (default 1000)")
     p.add_argument("--results-dir", type=Path, default=Path("results"))

@@ -137,12 +137,20 @@ def axis_rows() -> tuple[Cell, ...]:
                  for precision, augmentation in AXIS_ROWS)
 
 
-def band_cell(cells) -> Cell | None:
-    """The cell fitted with several seeds for the accuracy band: the reference variant, in
-    float32, unaugmented, with its default options (the first such, if several backends)."""
+def band_cell(cells, augmentation: str = "none") -> Cell | None:
+    """The cell fitted with several seeds for the accuracy band of `augmentation`: the reference
+    variant, in float32, with that augmentation and its default options (the first such, if
+    several backends). An augmented cell is judged against its augmentation's band, where the
+    run has one, since augmentation changes what a correct pipeline learns."""
     reference = reference_variant()
     return next((c for c in cells if c.variant == reference and c.precision == "float32"
-                 and c.augmentation == "none" and not c.options), None)
+                 and c.augmentation == augmentation and not c.options), None)
+
+
+def band_cells(cells) -> tuple[Cell, ...]:
+    """The band cells of every augmentation among `cells` (`band_cell`)."""
+    found = (band_cell(cells, a) for a in dict.fromkeys(c.augmentation for c in cells))
+    return tuple(c for c in found if c is not None)
 
 
 BACKENDS = ("tensorflow", "jax")  # Keras backends; each cell's process imports Keras with its own

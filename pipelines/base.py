@@ -20,7 +20,7 @@ from typing import Any
 from pipelines.errors import PipebenchError, unknown_choice
 from pipelines.spec import DataSpec
 
-AUGMENTATIONS = ("none", "tf_image", "keras_layers", "numpy_pyfunc")
+AUGMENTATIONS = ("none", "tf_image", "keras_layers", "keras_layers_map", "numpy_pyfunc")
 TF_DATA_AUGMENTATIONS = frozenset(AUGMENTATIONS)
 MODEL_ONLY_AUGMENTATIONS = frozenset({"none", "keras_layers"})
 
@@ -71,6 +71,8 @@ def parse_prefetch(raw: str) -> int | str:
 
 PREFETCH = Option("prefetch", "autotune", "prefetch depth: 0 (off), an integer, or autotune",
                   parse=parse_prefetch)
+DROP_REMAINDER = Option("drop_remainder", False, "drop the last partial batch, as the seeds' generators do "
+                        "(len = floor)", parse=parse_bool)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class CustomVariant(Variant):
             import tensorflow as tf
 
             if isinstance(result, tf.data.Dataset):
-                result = augment.apply(result, request.augmentation, request.seed)
+                result = augment.apply(result, request.augmentation, request.seed)  # joblib: its defaults
         return FitInput(x=result)
 
 

@@ -19,7 +19,7 @@ class ImageDatasetFromDirectory(Variant):
     family = "image_dataset_from_directory"
     description = "keras.utils.image_dataset_from_directory + rescale (+ prefetch)"
     augmentations = TF_DATA_AUGMENTATIONS
-    options = (PREFETCH,)
+    options = (PREFETCH, *augment.JOBLIB_OPTIONS)
 
     def build(self, request: PipelineRequest) -> FitInput:
         import keras

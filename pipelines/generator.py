@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines import augment
-from pipelines.base import PREFETCH, TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, register
+from pipelines.base import (
+    DROP_REMAINDER,
+    PREFETCH,
+    TF_DATA_AUGMENTATIONS,
+    FitInput,
+    PipelineRequest,
+    Variant,
+    register,
+)
 from pipelines.decode import pil_load
 
 
@@ -40,7 +48,7 @@ class Generator(Variant):
     family = "generator"
     description = "Python generator (PIL decode) via from_generator"
     augmentations = TF_DATA_AUGMENTATIONS
-    options = (PREFETCH,)
+    options = (PREFETCH, DROP_REMAINDER, *augment.JOBLIB_OPTIONS)
 
     def build(self, request: PipelineRequest) -> FitInput:
         import tensorflow as tf
@@ -51,7 +59,8 @@ class Generator(Variant):
             tf.TensorSpec(shape=(), dtype=tf.int32),
         )
         ds = tf.data.Dataset.from_generator(image_generator(request), output_signature=signature)
-        return FitInput(x=augment.tail(ds.batch(request.batch_size), request))
+        batched = ds.batch(request.batch_size, drop_remainder=request.options["drop_remainder"])
+        return FitInput(x=augment.tail(batched, request))
 
     def stages(self, request: PipelineRequest):
         from pipelines.stages import python_plan

@@ -14,16 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.base import FitInput, PipelineRequest, Variant, register
+from pipelines import augment
+from pipelines.base import FitInput, Option, PipelineRequest, Variant, parse_bool, register
 
-IDG_AUGMENTATION = {
-    "rotation_range": 15,
-    "width_shift_range": 0.1,
-    "height_shift_range": 0.1,
-    "zoom_range": 0.1,
-    "horizontal_flip": True,
-    "fill_mode": "nearest",
-}
+IDG_AUGMENTATION = augment.idg_arguments()  # the augmentation axis' recipe (pipelines.augment)
 
 
 def flow(request: PipelineRequest, augment: bool):
@@ -44,6 +38,29 @@ def flow(request: PipelineRequest, augment: bool):
     )
 
 
+def as_pydataset(iterator, workers: int, use_multiprocessing: bool):
+    """The IDG iterator (a tf_keras `Sequence`) as a Keras 3 `PyDataset`, whose batches Keras
+    loads in `workers` threads or processes: Keras 3's `fit` has no `workers` argument for a
+    generator, so this is how ImageDataGenerator gets them."""
+    import keras
+
+    class IdgBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=workers, use_multiprocessing=use_multiprocessing)
+
+        def __len__(self) -> int:
+            return len(iterator)
+
+        def __getitem__(self, index: int):
+            images, labels = iterator[index]
+            return images.astype(np.float32, copy=False), labels.astype(np.int32)
+
+        def on_epoch_end(self) -> None:
+            iterator.on_epoch_end()
+
+    return IdgBatches()
+
+
 def as_generator(iterator):
     """Yield (float32 images, int32 labels) from an IDG iterator, forever."""
     while True:
@@ -57,10 +74,23 @@ class _ImageDataGeneratorBase(Variant):
     replaced_by = ("image_dataset_from_directory", "ImageDataGenerator decodes and augments in Python, one "
                    "image at a time: use image_dataset_from_directory (or tf.data with preprocessing layers)")
     augment = False
+    options = (
+        Option("workers", 0, "0: a Python generator, as the tutorials feed it; N: a PyDataset that Keras "
+               "loads with N workers", parse=int),
+        Option("use_multiprocessing", False, "with workers: run them as processes", parse=parse_bool),
+    )
 
     def build(self, request: PipelineRequest) -> FitInput:
         iterator = flow(request, self.augment)
+        workers = request.options["workers"]
+        if workers > 0:
+            return FitInput(x=as_pydataset(iterator, workers, request.options["use_multiprocessing"]))
         return FitInput(x=as_generator(iterator), steps_per_epoch=len(iterator))
+
+    def decode_threads(self, options, cores: int) -> int:
+        """Worker processes each have a GIL of their own; worker threads share one."""
+        workers = options.get("workers", 0)
+        return min(cores, workers) if workers and options.get("use_multiprocessing") else 1
 
     def stages(self, request: PipelineRequest):
         """Its per-image work as Python stages; the augmenting one adds `random_transform`."""
@@ -84,7 +114,7 @@ class ImageDataGeneratorPlain(_ImageDataGeneratorBase):
 
 @register
 class ImageDataGeneratorAugmented(_ImageDataGeneratorBase):
-    """flow_from_directory with IDG's own random rotation, shift, zoom and flip."""
+    """flow_from_directory with IDG's own random flip, rotation, zoom and brightness (the axis' recipe)."""
 
     name = "image_data_generator_aug"
     augments_itself = True

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines import augment
-from pipelines.base import PREFETCH, TF_DATA_AUGMENTATIONS, FitInput, PipelineRequest, Variant, register
+from pipelines.base import (
+    DROP_REMAINDER,
+    PREFETCH,
+    TF_DATA_AUGMENTATIONS,
+    FitInput,
+    PipelineRequest,
+    Variant,
+    register,
+)
 from pipelines.decode import decode_all
 
 
@@ -50,7 +58,7 @@ class InMemoryTensorSlices(Variant):
     family = "in_memory"
     description = "decoded arrays via from_tensor_slices + shuffle + batch + prefetch"
     augmentations = TF_DATA_AUGMENTATIONS
-    options = (PREFETCH,)
+    options = (PREFETCH, DROP_REMAINDER, *augment.JOBLIB_OPTIONS)
 
     def decoded_copies(self, options) -> int:
         return 2  # the NumPy array and the tensor from_tensor_slices copies it into
@@ -64,4 +72,5 @@ class InMemoryTensorSlices(Variant):
         images, labels = decode_train(request)
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
         ds = ds.shuffle(len(labels), seed=request.seed, reshuffle_each_iteration=True)
-        return FitInput(x=augment.tail(ds.batch(request.batch_size), request))
+        batched = ds.batch(request.batch_size, drop_remainder=request.options["drop_remainder"])
+        return FitInput(x=augment.tail(batched, request))

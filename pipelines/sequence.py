@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from pipelines.base import FitInput, Option, PipelineRequest, Variant, parse_bool, register
+from pipelines.base import DROP_REMAINDER, FitInput, Option, PipelineRequest, Variant, parse_bool, register
 from pipelines.decode import pil_load
 
 
@@ -33,7 +33,8 @@ def make_pydataset(request: PipelineRequest):
             return np.random.default_rng([request.seed, self.epoch]).permutation(len(self.files))
 
         def __len__(self) -> int:
-            return math.ceil(len(self.files) / request.batch_size)
+            whole = math.floor if request.options["drop_remainder"] else math.ceil
+            return whole(len(self.files) / request.batch_size)
 
         def __getitem__(self, index: int):
             picked = self.order[index * request.batch_size:(index + 1) * request.batch_size]
@@ -61,6 +62,7 @@ class Sequence(Variant):
         Option("workers", 2, "PyDataset workers (threads, or processes with multiprocessing)", parse=int),
         Option("use_multiprocessing", False, "run workers as processes", parse=parse_bool),
         Option("max_queue_size", 10, "batches queued ahead by the workers", parse=int),
+        DROP_REMAINDER,
     )
 
     def stages(self, request: PipelineRequest):

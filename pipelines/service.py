@@ -58,6 +58,11 @@ def processing_mode(options: dict):
     return tf.data.experimental.service.ShardingPolicy[options["sharding"].upper()]
 
 
+# a worker's cache lives for one job only (nothing to reuse); its epochs are counted in whole
+# batches; numpy_pyfunc does not run on its servers
+SERVICE_LACKS = ("cache", "cache_at", "drop_remainder", "joblib", "n_jobs")
+
+
 @register
 class TfDataService(Variant):
     """The tuned tf.data pipeline, distributed over tf.data service workers."""
@@ -76,7 +81,7 @@ class TfDataService(Variant):
         Option("service", "local", "local (a cluster started per cell) or grpc://HOST:PORT",
                parse=parse_service),
         *(o for o in tuning_options("autotune", "none", "autotune", deterministic=False)
-          if o.name != "cache"),  # a worker's cache lives for one job only: nothing to reuse
+          if o.name not in SERVICE_LACKS),
     )
 
     def decode_threads(self, options, cores: int) -> int:

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from pipelines import augment
 from pipelines.base import (
+    DROP_REMAINDER,
     PREFETCH,
     TF_DATA_AUGMENTATIONS,
     FitInput,
@@ -29,8 +30,20 @@ from pipelines.base import (
     parse_parallelism,
     register,
 )
-from pipelines.decode import load_path
+from pipelines.decode import decode_resize, load_path
 from pipelines.tfops import file_pairs, tf_value
+
+SHUFFLES = ("auto", "files", "decoded", "batches", "none")
+
+
+def parse_buffer(raw: str) -> int | str:
+    """A shuffle buffer: a positive integer, or 'full' (the whole training set)."""
+    if raw == "full":
+        return raw
+    value = int(raw)
+    if value < 1:
+        raise ValueError("expected 'full' or an integer >= 1 (1: no shuffling)")
+    return value
 
 
 def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ...]:
@@ -40,9 +53,19 @@ def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ..
                parse=parse_parallelism),
         Option("cache", cache, "cache after decode: none, memory or disk",
                choices=("none", "memory", "disk")),
+        Option("cache_at", "decoded", "what the cache holds: decoded images, or the files' bytes "
+               "(decoded again every epoch)", choices=("decoded", "bytes")),
         replace(PREFETCH, default=prefetch),
-        Option("shuffle_buffer", 1024, "elements in the shuffle buffer after a cache", parse=int),
+        Option("shuffle", "auto", "files (paths, every epoch, before decode), decoded (images after decode "
+               "or the cache, through shuffle_buffer), batches (after batch), none; auto: files without a "
+               "cache, decoded with one", choices=SHUFFLES),
+        Option("shuffle_buffer", 1024, "elements (batches, for shuffle=batches) in the shuffle buffer: an "
+               "integer or full", parse=parse_buffer),
         Option("deterministic", deterministic, "keep element order in parallel maps", parse=parse_bool),
+        DROP_REMAINDER,
+        Option("augment_batched", True, "augment whole batches (vectorised) or each image before batch",
+               parse=parse_bool),
+        *augment.JOBLIB_OPTIONS,
     )
 
 
@@ -50,29 +73,65 @@ INTERLEAVE = Option("interleave", 1, "parallel read+decode streams over slices o
                     parse=int)
 
 
+def shuffle_of(options) -> str:
+    """The shuffle option with `auto` resolved: paths without a cache, decoded images with one."""
+    chosen = options.get("shuffle", "auto")
+    if chosen == "auto":
+        return "files" if options.get("cache", "none") == "none" else "decoded"
+    return chosen
+
+
+def buffer_of(options, num_elements: int) -> int:
+    buffer = options.get("shuffle_buffer", 1024)
+    return num_elements if buffer == "full" else min(num_elements, buffer)
+
+
 def finish(ds, request: PipelineRequest, num_elements: int):
-    """The shared tail: cache, shuffle, batch, augment, prefetch, as the options say."""
+    """The shared tail: cache, shuffle, (augment,) batch, augment, prefetch, as the options say."""
     import tensorflow as tf
 
     opts = request.options
     if opts["cache"] != "none":
         path = "" if opts["cache"] == "memory" else tempfile.mkdtemp(dir=request.cache_dir) + "/cache"
         ds = ds.cache(path)
-        buffer = min(num_elements, opts["shuffle_buffer"])
-        ds = ds.shuffle(buffer, seed=request.seed, reshuffle_each_iteration=True)
-    ds = augment.tail(ds.batch(request.batch_size), request)
+        if opts.get("cache_at") == "bytes":
+            ds = ds.map(lambda contents, y: (decode_resize(contents, request.spec.image_size), y),
+                        num_parallel_calls=tf_value(opts["parallel_calls"]),
+                        deterministic=opts["deterministic"])
+    shuffle = shuffle_of(opts)
+    if shuffle == "decoded":
+        ds = ds.shuffle(buffer_of(opts, num_elements), seed=request.seed, reshuffle_each_iteration=True)
+    per_image = not opts.get("augment_batched", True) and request.augmentation in augment.IN_PIPELINE
+    if per_image:  # the augmentation on each image, then batch: the unvectorised map
+        ds = augment.apply(ds.map(lambda x, y: (x[tf.newaxis], y)), request.augmentation, request.seed,
+                           opts.get("joblib", "processes"), opts.get("n_jobs", -1))
+        ds = ds.map(lambda x, y: (x[0], y))
+    ds = ds.batch(request.batch_size, drop_remainder=bool(opts.get("drop_remainder", False)))
+    if shuffle == "batches":
+        ds = ds.shuffle(buffer_of(opts, -(-num_elements // request.batch_size)), seed=request.seed,
+                        reshuffle_each_iteration=True)
+    ds = augment.tail(ds, replace(request, augmentation="none") if per_image else request)
     options = tf.data.Options()
     options.deterministic = opts["deterministic"]
     return ds.with_options(options)
 
 
 def read_decode(files, request: PipelineRequest):
-    """Shuffle (unless cached later) and decode a dataset of (path, label) pairs."""
+    """Order and decode a dataset of (path, label) pairs (`shuffle_of`); with `cache_at=bytes`,
+    read the bytes only: `finish` decodes them after the cache."""
+    import tensorflow as tf
 
     opts = request.options
-    if opts["cache"] == "none":  # with a cache, shuffling files first would freeze the order
-        buffer = len(request.spec.train_files)  # paths are small: shuffle them all
+    shuffle, cached = shuffle_of(opts), opts["cache"] != "none"
+    buffer = len(request.spec.train_files)  # paths are small: shuffle them all
+    if shuffle == "files":  # with a cache after it, the first epoch's order is replayed
         files = files.shuffle(buffer, seed=request.seed, reshuffle_each_iteration=True)
+    elif shuffle in ("decoded", "batches") and not cached:  # once, as seed 001's random.shuffle(filenames)
+        files = files.shuffle(buffer, seed=request.seed, reshuffle_each_iteration=False)
+    if cached and opts.get("cache_at") == "bytes":
+        return files.map(lambda p, y: (tf.io.read_file(p), tf.cast(y, tf.int32)),
+                         num_parallel_calls=tf_value(opts["parallel_calls"]),
+                         deterministic=opts["deterministic"])
     return files.map(lambda p, y: load_path(p, y, request.spec.image_size),
                      num_parallel_calls=tf_value(opts["parallel_calls"]),
                      deterministic=opts["deterministic"])

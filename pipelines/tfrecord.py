@@ -15,7 +15,7 @@ from pipelines.base import FitInput, Option, PipelineRequest, Variant, parallel_
 from pipelines.decode import decode_resize
 from pipelines.files import built_atomically, cache_root
 from pipelines.spec import DataSpec
-from pipelines.tfdata import TF_DATA_AUGMENTATIONS, finish, tuning_options
+from pipelines.tfdata import TF_DATA_AUGMENTATIONS, buffer_of, finish, tuning_options
 from pipelines.tfops import tf_value
 
 FEATURES = ("image", "label")
@@ -82,7 +82,8 @@ class TfRecord(Variant):
         Option("shards", 8, "number of TFRecord shards written", parse=int),
         Option("read_parallelism", "autotune", "interleave cycle over shards: integer or autotune",
                parse=lambda raw: raw if raw == "autotune" else int(raw)),
-        *tuning_options(parallel="autotune", cache="none", prefetch="autotune", deterministic=False),
+        *(o for o in tuning_options("autotune", "none", "autotune", deterministic=False)
+          if o.name not in ("shuffle", "cache_at")),  # records are shuffled before the parse (below)
     )
 
     def build(self, request: PipelineRequest) -> FitInput:
@@ -101,7 +102,7 @@ class TfRecord(Variant):
             deterministic=opts["deterministic"],
         )
         if opts["cache"] == "none":
-            ds = ds.shuffle(min(len(spec.train_files), opts["shuffle_buffer"]), seed=request.seed)
+            ds = ds.shuffle(buffer_of(opts, len(spec.train_files)), seed=request.seed)
         ds = ds.map(lambda r: parse_example(r, spec.image_size),
                     num_parallel_calls=tf_value(opts["parallel_calls"]))
         return FitInput(x=finish(ds, request, len(spec.train_files)))

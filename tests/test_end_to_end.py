@@ -117,8 +117,9 @@ def test_results_json_keeps_raw_epochs_and_the_configuration(quick_run):
                 assert all(e.get("val_accuracy") is None for e in run["epochs"])
                 assert loops["train_epochs"] >= 2
         fits = cell["accuracy_fits"]  # the cell's own fit; the band cell's seeds after it
-        identity = (cell["variant"], cell["precision"], cell["augmentation"])
-        band_cell = identity == ("tf_data_tuned", "float32", "none")
+        # the reference in float32 is a band cell with each augmentation: its band judges that augmentation
+        band_cell = ((cell["variant"], cell["precision"]) == ("tf_data_tuned", "float32")
+                     and not cell.get("options"))
         assert [f["seed"] for f in fits] == ([0, 1, 2] if band_cell else [0])
         assert all(len(f["val_accuracy"]) == 2 and f["images_per_epoch"] == 48 for f in fits), cell["variant"]
         assert all(len(f["val_loss"]) == 2 and min(f["val_loss"]) > 0 for f in fits), cell["variant"]

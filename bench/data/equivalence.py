@@ -13,6 +13,11 @@ file (pipelines shuffle, so order says nothing). Against the matched file it mea
 * value range and dtype (a range beyond 1.5 is read as [0, 255] and rescaled before
   matching, so the other checks still say what else differs);
 * swapped channels: the error falls sharply when the channels are reversed;
+* exactly once per epoch (seed 004's claim for a `Sequence`): how many deliveries repeated
+  a file already delivered, and how many files were never delivered (when the whole epoch
+  was read). Less than a batch of either is the epoch's edge (a dropped last batch, or one
+  filled from the next pass); a batch or more is flagged. A PyDataset is read through
+  Keras' `fit`, with its workers and processes, since that is where they run;
 * interpolation, where images needed resizing: the error falls sharply against a
   nearest-neighbour reference.
 
@@ -73,6 +78,8 @@ class Equivalence:
     p99_abs_error: float | None = None
     channels_swapped: bool | None = None
     interpolation: str | None = None  # "nearest" where that reference fits far better; else None
+    extra_deliveries: int | None = None  # deliveries of a file already delivered this epoch
+    files_missing: int | None = None  # train files never delivered (None: the epoch was not read whole)
     resize: str | None = None  # the accepted resize the delivery is closer to; None: none needed
     augmented: bool = False
     thresholds: dict = field(default_factory=lambda: asdict(Thresholds()))
@@ -173,16 +180,32 @@ def check_augmented(images: np.ndarray, labels: np.ndarray, dtype: str, num_clas
     return Equivalence(verdict, tuple(reasons), **found, augmented=True)
 
 
+def once_per_epoch(match: np.ndarray, files: int, whole_epoch: bool,
+                   batch_size: int) -> tuple[int, int | None, str | None]:
+    """Deliveries that repeated a file, files never delivered (None unless `whole_epoch`), and why
+    that is flagged: a batch or more of either (less is the epoch's edge)."""
+    counts = np.bincount(match, minlength=files)
+    extra = int((counts[counts > 1] - 1).sum())
+    missing = int((counts == 0).sum()) if whole_epoch else None
+    if extra < batch_size and (missing or 0) < batch_size:
+        return extra, missing, None
+    lost = f" and {missing} of {files} files never" if missing else ""
+    return extra, missing, (f"not exactly once per epoch: {extra} deliveries repeated a file{lost}, "
+                            f"matched by content (a batch is {batch_size})")
+
+
 def check(images: np.ndarray, labels: np.ndarray, dtype: str, reference_thumbs: np.ndarray,
           reference_labels: np.ndarray, load_reference: Callable[[Sequence[int], str], np.ndarray],
-          resized: bool, limits: Thresholds = Thresholds()) -> Equivalence:
+          resized: bool, limits: Thresholds = Thresholds(), whole_epoch: bool = False,
+          batch_size: int = 1) -> Equivalence:
     """Match every delivered image to a train file and measure what differs.
 
     `reference_thumbs` are the thumbnails of every train file's reference decode;
     `load_reference(indices, method)` returns those files (repeats allowed, in order)
     decoded with the reference decoder ("bilinear"), or resized "bilinear_antialias" or
     "nearest", as an (N, H, W, 3) array; `resized` says whether the files needed
-    resizing at all (else interpolation cannot show).
+    resizing at all (else interpolation cannot show); `whole_epoch`: the images are one
+    whole epoch, so files never delivered can be counted (`once_per_epoch`).
     """
     found = basics(images, dtype)
     reasons = range_reasons(found, limits)
@@ -196,7 +219,8 @@ def check(images: np.ndarray, labels: np.ndarray, dtype: str, reference_thumbs: 
     ok = mae <= limits.match_mae
     resize_note = nearest_resize(scaled[ok], match[ok], mae[ok], load_reference, limits) \
         if resized and ok.any() else None
-    reasons += [note for note in (swap_note, resize_note) if note]
+    extra, missing, once_note = once_per_epoch(match[ok], len(reference_thumbs), whole_epoch, batch_size)
+    reasons += [note for note in (swap_note, resize_note, once_note) if note]
     share = float(ok.mean())
     agreement = float((labels[ok] == reference_labels[match[ok]]).mean()) if ok.any() else None
     errors = np.abs(scaled[ok] - matched_ref[ok]) if ok.any() else np.zeros(1)
@@ -211,7 +235,8 @@ def check(images: np.ndarray, labels: np.ndarray, dtype: str, reference_thumbs: 
     return Equivalence(DIFFERS if reasons else SAME, tuple(reasons), **found, matched_share=share,
                        label_agreement=agreement, mae=mean_error, p99_abs_error=p99,
                        channels_swapped=swap_note is not None,
-                       interpolation="nearest" if resize_note else None, resize=resize if resized else None)
+                       interpolation="nearest" if resize_note else None, resize=resize if resized else None,
+                       extra_deliveries=extra, files_missing=missing)
 
 
 ACCEPTED_RESIZES = ("bilinear", "bilinear_antialias")  # TensorFlow's reference; PIL's bilinear antialiases
@@ -291,12 +316,13 @@ def needs_resizing(paths: Sequence[str], size: Sequence[int]) -> bool:
     return False
 
 
-def check_delivery(batches: Iterable, spec, augmented: bool,
-                   limits: Thresholds = Thresholds()) -> Equivalence:
-    """The check of one cell's delivered batches against its spec's train files."""
+def check_delivery(batches: Iterable, spec, augmented: bool, limits: Thresholds = Thresholds(),
+                   batch_size: int = 1) -> Equivalence:
+    """The check of one cell's delivered batches (one epoch) against its spec's train files."""
     images, labels, dtype = collect(batches)
     if augmented:
         return check_augmented(images, labels, dtype, spec.num_classes, limits)
     reference = Reference(spec)
     return check(images, labels, dtype, reference.thumbs, reference.labels, reference.load,
-                 reference.resized, limits)
+                 reference.resized, limits, whole_epoch=len(spec.train_files) <= MAX_IMAGES,
+                 batch_size=batch_size)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from bench.config import RunConfig
+from bench.config import Cell, RunConfig
 from bench.errors import PipebenchError
 from bench.guide.record import GuideDocument, TipResult, save_guide
 from bench.guide.tips import Tip
@@ -33,6 +33,7 @@ from bench.stats import (
     min_rounds_for,
     paired,
 )
+from pipelines.base import reference_variant
 
 MIN_GAIN = 1.05  # a tip whose interval lies wholly below a 5% gain "does not hold"
 SET_UP_EPOCHS = 2  # the untimed fit that warms up a cell that is not judged on accuracy
@@ -47,8 +48,10 @@ def guide_rounds(asked: int | None, preset_rounds: int, tips: int) -> int:
 def group_config(base: RunConfig, tips: list[Tip], results_dir: Path) -> RunConfig:
     """The run that measures `tips` (one mode, one page-cache state): their cells, once each."""
     mode, page_cache = tips[0].group
-    cells = tuple(dict.fromkeys(c for t in tips for c in (t.subject, t.reference)))
     training = mode == "train"
+    bands = [Cell(reference_variant(), "float32", t.subject.augmentation) for t in tips
+             if training and "accuracy" in t.shows]  # what each accuracy is judged against
+    cells = tuple(dict.fromkeys([*(c for t in tips for c in (t.subject, t.reference)), *bands]))
     return replace(base, cells=cells, skipped=(), modes=(mode,), page_cache=page_cache,
                    results_dir=str(results_dir), overhead_check=False, baseline=None,
                    accuracy_epochs=base.accuracy_epochs if training else SET_UP_EPOCHS,
@@ -110,15 +113,16 @@ def compare_group(tips: list[Tip], run_dir: Path) -> list:
     analysis = analyse(doc)
     stats = {c.cell.key: c for c in analysis.cells}
     results = {c.cell.key: c.result for c in analysis.cells}
-    band = analysis.band
     out = []
     for tip in tips:
         subject, reference = results.get(tip.subject.key), results.get(tip.reference.key)
         failed = not_measured(subject, reference)
         figures = {"subject": cell_figures(stats.get(tip.subject.key), tip.mode),
                    "reference": cell_figures(stats.get(tip.reference.key), tip.mode)}
-        if band is not None and "accuracy" in tip.shows:
-            figures["accuracy_band"] = {"low": band.low, "high": band.high, "coverage": band.coverage}
+        judged = band_for(analysis, stats.get(tip.subject.key))
+        if judged is not None and "accuracy" in tip.shows:
+            figures["accuracy_band"] = {"low": judged.low, "high": judged.high, "coverage": judged.coverage,
+                                        "augmentation": stats[tip.subject.key].band_of}
         speed = paired(tip.id, tip.reference.label, tip.mode, subject.by_round(tip.mode) if subject else {},
                        reference.by_round(tip.mode) if reference else {})
         cost = None
@@ -127,6 +131,13 @@ def compare_group(tips: list[Tip], run_dir: Path) -> list:
                           reference.cpu_by_round(tip.mode))
         out.append((tip, speed, cost, figures, failed))
     return out
+
+
+def band_for(analysis, stats: CellStats | None):
+    """The accuracy band a cell is judged against: its augmentation's, where the run fitted one."""
+    if stats is None or stats.band_of in (None, "none"):
+        return analysis.band
+    return analysis.augmented_bands.get(stats.band_of, analysis.band)
 
 
 def not_measured(subject: CellResult | None, reference: CellResult | None) -> str | None:

@@ -49,8 +49,13 @@ class Tip:
         return self.mode, self.page_cache
 
 
-def tuned(*options: str, precision: str = "float32") -> Cell:
-    return Cell("tf_data_tuned", precision, options=tuple(options))
+def tuned(*options: str, precision: str = "float32", augmentation: str = "none") -> Cell:
+    return Cell("tf_data_tuned", precision, augmentation, options=tuple(options))
+
+
+SEED_JOBLIB = "003_1b1e2fb883534263.txt"  # joblib Parallel(n_jobs=-1) inside tf.py_function
+PREPROCESSING_GUIDE = "Keras guide 'Working with preprocessing layers'"
+SEED_SHUFFLED = (*UNCACHED, "shuffle=decoded")  # seed 001: paths shuffled once, decoded images buffered
 
 
 def tips(mixed_policy: str = "mixed_bfloat16") -> tuple[Tip, ...]:
@@ -101,6 +106,54 @@ def tips(mixed_policy: str = "mixed_bfloat16") -> tuple[Tip, ...]:
         Tip("mixed_precision", "mixed precision trains faster (up to 3x)", MIXED_GUIDE + f"; {SEED_TRAINING}",
             f"{mixed_policy} against float32", "train", tuned(precision=mixed_policy), tuned(),
             shows=("accuracy",)),
+        *more_tips(),
+    )
+
+
+def more_tips() -> tuple[Tip, ...]:
+    """Caching's place, vectorising, joblib, ImageDataGenerator's workers, shuffling and augmentation."""
+    aug = "numpy_pyfunc"
+    return (
+        Tip("cache_after_decode", "cache after the expensive map (the decode), not before it",
+            f"{TF_GUIDE}, 'Caching'", "cache=memory of decoded images against cache_at=bytes (decoded "
+            "every epoch)", "pipeline", tuned(), tuned("cache_at=bytes")),
+        Tip("vectorised_map", "a cheap function mapped over whole batches is faster than over each element",
+            f"{TF_GUIDE}, 'Vectorizing mapping'", "tf_image augmentation per batch against per image",
+            "pipeline", tuned(augmentation="tf_image"),
+            tuned("augment_batched=false", augmentation="tf_image")),
+        Tip("joblib_processes", "joblib's worker processes (its default) escape the GIL: faster than threads",
+            SEED_JOBLIB, f"{aug} with joblib=processes against joblib=threads", "pipeline",
+            tuned(augmentation=aug), tuned("joblib=threads", augmentation=aug)),
+        Tip("joblib_parallel", "joblib Parallel(n_jobs=-1) inside py_function augments faster than a loop",
+            SEED_JOBLIB, f"{aug} with joblib=processes against joblib=off", "pipeline",
+            tuned(augmentation=aug), tuned("joblib=off", augmentation=aug)),
+        Tip("joblib_n_jobs", "more joblib jobs augment faster: n_jobs=-1 (one per core) against 1",
+            SEED_JOBLIB, f"{aug}, joblib=processes, n_jobs=-1 against n_jobs=1", "pipeline",
+            tuned(augmentation=aug), tuned("n_jobs=1", augmentation=aug)),
+        Tip("idg_workers", "ImageDataGenerator loads faster with workers (as a PyDataset)", SEED_SEQUENCE,
+            "image_data_generator workers=2 against a generator (workers=0)", "pipeline",
+            Cell("image_data_generator", options=("workers=2",)), Cell("image_data_generator")),
+        Tip("shuffle_buffer", "a shuffle buffer of 1,000 is faster than a full one, and as good",
+            SEED_TRAINING, "shuffle_buffer=1000 against full (decoded images, no cache)", "train",
+            tuned(*SEED_SHUFFLED, "shuffle_buffer=1000"), tuned(*SEED_SHUFFLED, "shuffle_buffer=full"),
+            shows=("accuracy",)),
+        Tip("shuffle_buffer_1", "no shuffling (a buffer of 1) trains faster", SEED_TRAINING,
+            "shuffle_buffer=1 against full (decoded images, no cache)", "train",
+            tuned(*SEED_SHUFFLED, "shuffle_buffer=1"), tuned(*SEED_SHUFFLED, "shuffle_buffer=full"),
+            shows=("accuracy",)),
+        Tip("shuffle_batches", "shuffling whole batches (after batch) is faster than shuffling images "
+            "(before batch)", f"{SEED_TF_DATA}; {TF_GUIDE}", "shuffle=batches against shuffle=decoded, full "
+            "buffers, no cache", "train", tuned(*UNCACHED, "shuffle=batches", "shuffle_buffer=full"),
+            tuned(*SEED_SHUFFLED, "shuffle_buffer=full"), shows=("accuracy",)),
+        Tip("augment_layers_in_map", "Keras preprocessing layers augment faster in a tf.data map than in the "
+            "model", PREPROCESSING_GUIDE, "keras_layers_map against keras_layers (the same recipe)", "train",
+            tuned(augmentation="keras_layers_map"), tuned(augmentation="keras_layers"), shows=("accuracy",)),
+        Tip("augment_tf_image", "tf.image ops in map augment faster than NumPy in py_function",
+            f"{TF_GUIDE}; {SEED_JOBLIB}", "tf_image against numpy_pyfunc (the same recipe)", "train",
+            tuned(augmentation="tf_image"), tuned(augmentation=aug), shows=("accuracy",)),
+        Tip("augment_tf_image_over_layers", "tf.image ops augment faster than Keras layers in the same map",
+            PREPROCESSING_GUIDE, "tf_image against keras_layers_map (the same recipe)", "train",
+            tuned(augmentation="tf_image"), tuned(augmentation="keras_layers_map"), shows=("accuracy",)),
     )
 
 

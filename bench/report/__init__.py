@@ -71,6 +71,9 @@ def cell_row(stats_: CellStats, mode: str = "train") -> dict:
         "speedup": versus.ratio if versus else None, "speedup_text": versus.text if versus else None,
         "vs_fastest": stats_.vs_fastest, "data": result.equivalence, "data_differs": result.data_differs,
         "build_s": stats_.build_s, "storage": stats_.storage,
+        # what a user waits for before training starts: the build (an in-memory variant's up-front
+        # decode of every file) and the first batch after it
+        "ready_s": None if stats_.first_batch_s is None else (stats_.build_s or 0.0) + stats_.first_batch_s,
         "note": result.note or next((r.note for r in result.runs_of("train") if r.note), None),
     }
 
@@ -103,6 +106,7 @@ def render_report(run_dir: Path, baseline: str | None = None) -> Path:
         doc=doc, rows=rows, pick=recommend(rows, analysis), fmt=format_number,
         scaling=scaling, test=analysis.test, overheads=doc.get("telemetry_overhead") or [],
         band=analysis.band, loss_band=analysis.loss_band, band_cell=band_label(doc),
+        augmented_bands=analysis.augmented_bands,
         fitted=any(c.result.accuracy_fits for c in analysis.cells),
         mode=MODE_LABELS.get(analysis.mode, analysis.mode), mode_key=analysis.mode,
         basis=basis(analysis, doc),

@@ -78,6 +78,7 @@ class CellStats:
     peak_rss_bytes: int | None
     gpu_util_percent: float | None
     short_samples: int  # samples shorter than the run's --min-sample-s
+    band_of: str | None = None  # the augmentation whose band `vs_band` places this cell in
     vs_fastest: Comparison | None = None  # the report's one family of tests
     vs_baseline: Comparison | None = None  # the paired ratio and its interval only
     build_s: float | None = None  # building the pipeline (in-memory variants: decoding every file)
@@ -142,23 +143,23 @@ def per_round_stall(result: CellResult) -> list[float]:
     return [100.0 * (1.0 - rate / bound[r]) for r, rate in result.by_round("train").items() if bound.get(r)]
 
 
-def band_fits(results: list[CellResult]) -> list[AccuracyFit]:
-    """The band cell's accuracy fits, one per seed."""
-    chosen = band_cell([r.cell for r in results])
+def band_fits(results: list[CellResult], augmentation: str = "none") -> list[AccuracyFit]:
+    """The accuracy fits of `augmentation`'s band cell, one per seed."""
+    chosen = band_cell([r.cell for r in results], augmentation)
     return next((r.accuracy_fits for r in results if r.cell == chosen), [])
 
 
-def accuracy_band(results: list[CellResult], num_val: int) -> Band | None:
+def accuracy_band(results: list[CellResult], num_val: int, augmentation: str = "none") -> Band | None:
     """The band: the prediction interval of the band cell's fits, one per seed (`bench.stats`),
     its spread at least the binomial noise of an accuracy on `num_val` images."""
-    accuracies = [f.final_accuracy for f in band_fits(results)]
+    accuracies = [f.final_accuracy for f in band_fits(results, augmentation)]
     present = [a for a in accuracies if a is not None]
     mean = float(np.mean(present)) if present else 0.0
     floor = math.sqrt(mean * (1 - mean) / num_val) if num_val else 0.0
     return prediction_band(accuracies, bounds=(0.0, 1.0), sd_floor=floor)
 
 
-def loss_band(results: list[CellResult]) -> Band | None:
+def loss_band(results: list[CellResult], augmentation: str = "none") -> Band | None:
     """The loss band: the same prediction interval of the band cell's final validation losses.
 
     Accuracy counts only the top class; the cross-entropy also reads how sure the model is of
@@ -169,7 +170,7 @@ def loss_band(results: list[CellResult]) -> Band | None:
     of the time, and the two checks together flag one about 3.5% of the time (2.5% below the
     accuracy band), not 5%.
     """
-    losses = [f.final_loss for f in band_fits(results)]
+    losses = [f.final_loss for f in band_fits(results, augmentation)]
     return prediction_band(losses, coverage=LOSS_BAND_COVERAGE, bounds=(0.0, math.inf))
 
 
@@ -198,8 +199,9 @@ def accuracy_figures(result: CellResult, target: float | None, train: Summary | 
 
 
 def cell_stats(result: CellResult, target: float | None, min_sample_s: float | None = None,
-               band: Band | None = None, losses: Band | None = None) -> CellStats:
-    """The derived figures of one cell (no comparison yet: see `analyse`)."""
+               band: Band | None = None, losses: Band | None = None, band_of: str | None = None) -> CellStats:
+    """The derived figures of one cell (no comparison yet: see `analyse`); `band` and `losses`
+    are the bands it is judged against, those of augmentation `band_of`."""
     train = result.runs_of("train")
     telemetry = [r.telemetry or {} for r in train]
     short = sum(1 for r in result.runs if r.ok and min_sample_s and (r.sample.seconds or 0) < min_sample_s)
@@ -213,6 +215,7 @@ def cell_stats(result: CellResult, target: float | None, min_sample_s: float | N
         **accuracy,
         vs_band=band.place(accuracy["val_accuracy"]) if band else None,
         loss_vs_band=losses.place(accuracy["val_loss"]) if losses else None,
+        band_of=band_of if band else None,
         first_batch_s=median_of(r.first_batch_s for r in train),
         cpu_percent=median_of(t.get("cpu_percent") for t in telemetry),
         peak_rss_bytes=max((t["peak_rss_bytes"] for t in telemetry if t.get("peak_rss_bytes")), default=None),
@@ -246,6 +249,7 @@ class Analysis:
     accuracy_noise: float | None = None
     band: Band | None = None  # the accuracy band, when the run fitted the reference with >= 3 seeds
     loss_band: Band | None = None  # the same seeds' final validation losses (runs that kept them)
+    augmented_bands: dict = field(default_factory=dict)  # augmentation -> its band, where fitted
     test: str = PAIRED_TEST
     mode: str = "train"  # what the recommendation and the verdicts rest on (`deciding_mode`)
     predictions: tuple = ()  # `bench.results.capacity.PredictionCheck`s of the --cores cells
@@ -317,8 +321,15 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     min_sample_s = (doc.get("config") or {}).get("min_sample_s")
     results = [CellResult.from_dict(c) for c in doc.get("cells", [])]
     num_val = (doc.get("dataset") or {}).get("num_val") or 0
-    band, losses = accuracy_band(results, num_val), loss_band(results)
-    cells = [cell_stats(r, target, min_sample_s, band, losses) for r in results]
+    bands = {a: (accuracy_band(results, num_val, a), loss_band(results, a))
+             for a in dict.fromkeys(r.cell.augmentation for r in results)}
+    band, losses = bands.get("none", (None, None))
+
+    def judged_by(r: CellResult) -> str:  # its own augmentation's band, else the unaugmented one
+        return r.cell.augmentation if bands[r.cell.augmentation][0] is not None else "none"
+
+    cells = [cell_stats(r, target, min_sample_s, *bands.get(judged_by(r), (None, None)), band_of=judged_by(r))
+             for r in results]
     mode = deciding_mode(cells) or "train"
     accurate, best, noise = comparable_cells(cells, num_val, mode)
     fastest = max(accurate, key=lambda c: c.modes[mode].median) if accurate else None
@@ -345,6 +356,7 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
     find = {id(old): new for old, new in zip(cells, done, strict=True)}
     return Analysis(tuple(done), find.get(id(base)), find.get(id(fastest)),
                     tuple(find[id(c)] for c in accurate), best, noise, band=band, loss_band=losses, mode=mode,
+                    augmented_bands={a: b for a, (b, _) in bands.items() if a != "none" and b is not None},
                     predictions=needs.checks, target_rate=needs.target_rate)
 
 

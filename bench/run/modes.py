@@ -138,6 +138,39 @@ def stub_consumer(image_size, num_classes):
     return model
 
 
+def delivered_by_fit(fit_input) -> list:
+    """One epoch of a PyDataset's batches as Keras' `fit` receives them: from its workers
+    (threads, or processes with `use_multiprocessing`), which run only under Keras' adapter,
+    so that the data check sees what training sees. A model whose `train_step` keeps each
+    batch (eagerly, on the TensorFlow backend; elsewhere the batches are read in order)."""
+    import keras
+    import numpy as np
+
+    from pipelines.base import iterate_batches
+
+    if keras.backend.backend() != "tensorflow":
+        return list(iterate_batches(fit_input, 1))
+
+    class Keeper(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.kept = []
+            self.head = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(keras.ops.mean(x, axis=(1, 2)))
+
+        def train_step(self, data):
+            x, y = data[0], data[1]
+            self.kept.append((np.asarray(x), np.asarray(y)))
+            return {"batches": keras.ops.convert_to_tensor(float(len(self.kept)))}  # fit needs an output
+
+    keeper = Keeper()
+    keeper.compile(run_eagerly=True)
+    keeper.fit(fit_input.x, epochs=1, steps_per_epoch=fit_input.steps_per_epoch, verbose=0)
+    return keeper.kept
+
+
 @functools.lru_cache(maxsize=8)
 def calibrated_sleep(step_s: float, samples: int = 20) -> float:
     """The argument to time.sleep that makes one sleep last `step_s` on average on this machine.

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.config import Cell, RunConfig, band_cell, default_target_accuracy
+from bench.config import Cell, RunConfig, band_cells, default_target_accuracy
 from bench.data.checks import CheckReport
 from bench.data.dataset import DataSpec, resolve_spec
 from bench.data.equivalence import Equivalence
@@ -76,7 +76,7 @@ def job_for(cell: Cell, config: RunConfig, spec: DataSpec, run_dir: Path) -> Job
     slug = cell.key.replace("|", "__").replace(":", "_").replace("/", "_")
     scratch = run_dir / "scratch" / slug
     scratch.mkdir(parents=True, exist_ok=True)
-    band_seeds = config.accuracy_seeds if cell == band_cell(config.cells) else 1
+    band_seeds = config.accuracy_seeds if cell in band_cells(config.cells) else 1
     return Job(cell=cell, settings=Settings.of(config, band_seeds),
                options=cell_options(get_variant(cell.variant), config.options, cell.options), spec=spec,
                scratch_dir=scratch, result_path=run_dir / "cells" / f"{slug}.json",

@@ -52,6 +52,7 @@ from pipelines.augment import IN_PIPELINE
 from pipelines.base import (
     PipelineRequest,
     get_variant,
+    is_pydataset,
     iterate_batches,
     module_available,
     tensorflow_available,
@@ -318,8 +319,10 @@ class CellWorker:
         try:
             fit_input, _ = self.pipeline(0)
             augmented = self.variant.augments_itself or self.job.cell.augmentation in IN_PIPELINE
-            batches = iterate_batches(fit_input, self.settings.batch_size)
-            return check_delivery(batches, self.spec, augmented).to_dict()
+            batches = (modes.delivered_by_fit(fit_input) if is_pydataset(fit_input.x)
+                       else iterate_batches(fit_input, self.settings.batch_size))
+            found = check_delivery(batches, self.spec, augmented, batch_size=self.settings.batch_size)
+            return found.to_dict()
         except Exception as exc:  # noqa: BLE001  (any failure of the pipeline is the record's reason)
             return Equivalence.not_checked(one_line(exc)).to_dict()
 

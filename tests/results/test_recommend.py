@@ -208,3 +208,25 @@ def test_with_the_pipeline_alone_the_pipeline_decides():
                                    "dataset": {"num_val": 240}})
     assert analysis.mode == "pipeline" and analysis.fastest.cell.variant == "a"
     assert recommend(rows, analysis)["slower"][0]["row"]["variant"] == "b"
+
+
+def test_an_augmented_cell_is_judged_against_its_augmentations_band():
+    """Augmentation changes what a correct pipeline learns: with the reference fitted augmented too,
+    an augmented cell is placed in that band, not in the unaugmented one (where it would be below)."""
+    def augmented(record: dict, augmentation: str) -> dict:
+        return {**record, "augmentation": augmentation}
+
+    plain = fitted(cell("tf_data_tuned", [1000 * d for d in DRIFT]), 0.93, 0.91, 0.95, 0.92, 0.94)
+    reference_aug = augmented(fitted(cell("tf_data_tuned", [800 * d for d in DRIFT]),
+                                     0.80, 0.82, 0.79, 0.81, 0.83), "tf_image")
+    other_aug = augmented(fitted(cell("generator", [500 * d for d in DRIFT]), 0.81), "tf_image")
+    unmatched = augmented(fitted(cell("generator", [500 * d for d in DRIFT]), 0.81), "numpy_pyfunc")
+    rows, analysis = cell_summary({"cells": [plain, reference_aug, other_aug, unmatched],
+                                   "target_accuracy": None, "config": {}, "dataset": {"num_val": 240}})
+    by_label = {(r["variant"], r["augmentation"]): r["stats"] for r in rows}
+    assert analysis.band.values == (0.93, 0.91, 0.95, 0.92, 0.94)
+    assert analysis.augmented_bands["tf_image"].values == (0.80, 0.82, 0.79, 0.81, 0.83)
+    assert by_label[("generator", "tf_image")].vs_band == "inside"
+    assert by_label[("generator", "tf_image")].band_of == "tf_image"
+    assert by_label[("generator", "numpy_pyfunc")].band_of == "none"  # no band of its own: the plain one
+    assert by_label[("generator", "numpy_pyfunc")].vs_band == "below"
