@@ -525,6 +525,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_guide_report(folder: Path, markdown: bool) -> int:
+    """`pipebench report GUIDE`: guide.html rendered again, or (`--markdown`) the guide's table."""
+    if markdown:
+        from bench.report.guide_markdown import guide_markdown
+
+        print(guide_markdown(folder))
+        return 0
+    from bench.report.guide_page import render_guide
+
+    print(f"guide: {render_guide(folder)}")
+    return 0
+
+
 def interrupt(signum, frame):
     """SIGTERM ends a run like Ctrl-C: results kept, report marked incomplete, status 130."""
     raise KeyboardInterrupt
@@ -554,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compare(args.runs, args.out)
         if args.command == "validate":
             return validate_main(args.check, args.arguments, OneLineParser)
+        if (Path(args.run) / "guide.json").is_file():  # a guide's folder: its table, or its page again
+            return cmd_guide_report(Path(args.run), args.markdown)
         if args.markdown:
             # the analysis imports SciPy (2 s): only when a table is asked for
             from bench.report.markdown import markdown_table

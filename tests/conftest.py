@@ -20,7 +20,8 @@ from tests.helpers.cli import HOSTILE, TAG, TINY, TINY_ARGS, run_cli
 # module- or session-scoped fixtures that each hold one real run shared by the tests reading it
 REAL_RUNS = {"quick_run", "skipped_run", "scaling_run", "both_backends", "naive_profile", "slow_profile",
              "saved_microbench", "small_run", "cores_run", "tiny_guide"}
-GUIDE_TIPS = ("cache", "mixed_precision")  # the tiny guide: a pipeline-mode run, a training run with its band
+# the tiny guide: a held-out sweep, then a pipeline-mode run, and a training run with its band
+GUIDE_TIPS = ("autotune_over_sweep", "mixed_precision")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups

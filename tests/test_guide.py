@@ -56,7 +56,7 @@ def test_every_tip_names_its_source_and_two_different_cells_that_exist():
     assert len({t.id for t in catalogue}) == len(catalogue)
     for tip in catalogue:
         assert tip.claim and tip.source and tip.change and tip.mode in ("pipeline", "simulated", "train")
-        assert tip.subject != tip.reference
+        assert tip.subject != tip.reference or tip.sweep  # a sweep sets the reference's value
     check_cells(catalogue)  # every variant and option exists
 
 
@@ -71,6 +71,9 @@ def test_tips_are_grouped_into_one_run_per_mode_and_page_cache():
         mode, page_cache = group[0].group
         assert config.modes == (mode,) and config.page_cache == page_cache and config.rounds == 9
         wanted = {c for t in group for c in (t.subject, t.reference)}
+        if mode == "train":  # and the reference of each accuracy's band, with the subject's augmentation
+            wanted |= {Cell("tf_data_tuned", "float32", t.subject.augmentation) for t in group
+                       if "accuracy" in t.shows}
         assert set(config.cells) == wanted and len(config.cells) == len(wanted)  # each cell once
         if mode == "train":
             assert (config.accuracy_epochs, config.accuracy_seeds) == (8, 3)  # the band of that setting
@@ -138,11 +141,23 @@ def test_a_real_guide_measures_each_tip_in_its_own_mode_and_keeps_every_run(tiny
                                         reference.result.by_round(tip["mode"]).values(), strict=True)]
         assert sorted(ratios) == pytest.approx(sorted(speed["rounds"]))  # paired per round, from the samples
         assert f"{tip['id']}" in result.stdout
+    sweep = doc["tips"][0]["figures"]["sweep"]  # the held-out sweep chose the reference's value
+    assert sweep["chosen"] in sweep["images_per_sec"] and set(sweep["images_per_sec"]) == {"1", "2", "4", "8"}
+    assert doc["tips"][0]["reference"].endswith(f"parallel_calls={sweep['chosen']}")
+    assert sweep["images_per_sec"][sweep["chosen"]] == max(v for v in sweep["images_per_sec"].values() if v)
+    assert len(load_run(folder / sweep["run"])["cells"]) == 4
+    assert sweep["run"] not in (t["run"] for t in doc["tips"])
+    traced = {a["cell"]: a for a in doc["autotune"]}  # AUTOTUNE's choices, from TensorFlow's trace
+    assert set(traced) == {"tf_data_tuned cache=none", "tf_data_tuned"}
+    for found in traced.values():
+        settings = {(c["op"].rsplit("::", 1)[-1], c["setting"]): c for c in found["choices"]}
+        assert any(op.startswith("ParallelMap") and s == "parallelism" for op, s in settings), settings
+        assert all(1 <= c["low"] <= c["median"] <= c["high"] and c["events"] > 0 for c in found["choices"])
     mixed = doc["tips"][1]
     band = mixed["figures"]["accuracy_band"]  # the float32 reference's band, fitted with 3 seeds
     assert band["low"] <= band["high"]
     assert mixed["figures"]["subject"]["vs_band"] in ("below", "inside", "above")
-    assert len(doc["runs"]) == 2  # one run per mode
+    assert len(doc["runs"]) == 2  # one run per mode (the sweep's is the tip's figure)
     assert (folder / "guide.html").is_file()
 
 
@@ -159,6 +174,19 @@ def test_a_group_that_cannot_run_is_noted_and_its_tips_cannot_tell(tmp_path):
     (tip,) = guide.tips
     assert tip.verdict == "cannot tell" and "tmpfs" in tip.reason and tip.speed is None
     assert "not measured" in guide.notes[0] and load_guide(tmp_path) == guide
+
+
+def test_a_sweep_that_cannot_run_leaves_its_tip_unable_to_tell(tmp_path):
+    from bench.guide.experiment import run_guide
+
+    def refuse(config):
+        raise PipebenchError("no space left for the sweep's run")
+
+    base = RunConfig(preset="quick", embedded=EmbeddedDataset(48, 24, 32, 3), rounds=7, batch_size=16)
+    guide = run_guide(base, select(tips(), ["autotune_over_sweep"]), tmp_path, "pipebench guide", run=refuse)
+    (tip,) = guide.tips
+    assert tip.verdict == "cannot tell" and "its sweep was not measured" in tip.reason
+    assert any("sweep not measured" in n for n in guide.notes)
 
 
 def test_ctrl_c_in_a_group_ends_the_guide(monkeypatch):

@@ -179,13 +179,58 @@ def measure_group(config: RunConfig) -> Path:
     return outcome.run_dir
 
 
+def sweep_config(base: RunConfig, tip: Tip, results_dir: Path) -> RunConfig:
+    """The held-out sweep of `tip.sweep`: the reference at each value, in pipeline mode."""
+    option, values = tip.sweep
+    cells = tuple(replace(tip.reference, options=(*tip.reference.options, f"{option}={v}")) for v in values)
+    return replace(base, cells=cells, skipped=(), modes=("pipeline",), page_cache=tip.page_cache,
+                   results_dir=str(results_dir), overhead_check=False, baseline=None,
+                   rounds=max(3, base.rounds // 2), accuracy_epochs=SET_UP_EPOCHS, accuracy_seeds=1,
+                   label=f"guide: sweep of {option} for {tip.id}")
+
+
+def swept(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, run, sweeps: dict) -> tuple[Tip, ...]:
+    """The tips with each sweeping tip's reference set to its sweep's fastest value; `sweeps`
+    gets, per tip, the medians, the choice and the run folder."""
+    done = []
+    for tip in tips:
+        if tip.sweep is None:
+            done.append(tip)
+            continue
+        option, values = tip.sweep
+        print(f"guide: sweep of {option} ({', '.join(values)}) for {tip.id}", file=sys.stderr)
+        run_dir = run(sweep_config(base, tip, guide_dir / "runs"))
+        by_cell = {c.cell.key: c for c in analyse(load_run(run_dir)).cells}
+        medians = {}
+        for value in values:
+            cell = replace(tip.reference, options=(*tip.reference.options, f"{option}={value}"))
+            rate = by_cell[cell.key].modes.get("pipeline") if cell.key in by_cell else None
+            medians[value] = rate.median if rate else None
+        measured = {v: m for v, m in medians.items() if m is not None}
+        if not measured:
+            raise PipebenchError(f"the sweep of {option} for {tip.id} measured no value")
+        best = max(measured, key=measured.get)
+        sweeps[tip.id] = {"option": option, "images_per_sec": medians, "chosen": best,
+                          "run": str(run_dir.relative_to(guide_dir))}
+        done.append(replace(tip, reference=replace(tip.reference, options=(*tip.reference.options,
+                                                                           f"{option}={best}"))))
+    return tuple(done)
+
+
 def run_guide(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, command: str,
               run: Callable[[RunConfig], Path] | None = None) -> GuideDocument:
-    """Every group's run, then every tip judged; guide.json is saved after each run, so an
-    interrupted guide keeps what it measured (each run folder keeps its raw samples)."""
+    """The held-out sweeps, every group's run, then every tip judged; guide.json is saved after
+    each run, so an interrupted guide keeps what it measured (each run folder keeps its raw samples)."""
     run = run or measure_group
     started = time.monotonic()
-    measured, runs, notes = [], {}, []
+    measured, runs, notes, sweeps = [], {}, [], {}
+    try:
+        tips = swept(base, tips, guide_dir, run, sweeps)
+    except PipebenchError as exc:  # a sweeping tip has no reference then: it cannot tell
+        notes.append(f"sweep not measured ({exc})")
+        measured += [(t, paired(t.id, t.reference.label, t.mode, {}, {}), None, {},
+                      f"its sweep was not measured: {exc}") for t in tips if t.sweep]
+        tips = tuple(t for t in tips if t.sweep is None)
     for group in groups_of(tips):
         config = group_config(base, group, guide_dir / "runs")
         mode, page_cache = group[0].group
@@ -200,9 +245,31 @@ def run_guide(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, command: 
         else:
             runs.update({t.id: str(run_dir.relative_to(guide_dir)) for t in group})
             measured += compare_group(group, run_dir)
+            for tip, _, _, figures, _ in measured:
+                if tip.id in sweeps:
+                    figures["sweep"] = sweeps[tip.id]
         guide = document(base, measured, runs, notes, command, started)
         save_guide(guide_dir, guide)
+    chosen = autotune_of(base, tips, notes)
+    guide = replace(document(base, measured, runs, notes, command, started), autotune=tuple(chosen))
+    save_guide(guide_dir, guide)
     return guide
+
+
+def autotune_of(base: RunConfig, tips: tuple[Tip, ...], notes: list[str]) -> list[dict]:
+    """What AUTOTUNE chose in the tips' autotuned pipelines (`bench.guide.autotuned`); a failure
+    is a note, never the end of the guide: every tip is measured by then."""
+    from bench.guide.autotuned import autotuned_cells, trace_cells
+
+    cells = autotuned_cells(tips, base.options)
+    if cells:
+        print(f"guide: reading AUTOTUNE's choices from TensorFlow's trace of {len(cells)} pipeline(s)",
+              file=sys.stderr)
+    try:
+        return trace_cells(base, cells)
+    except Exception as exc:  # noqa: BLE001  (the measurements are saved; this part only adds to them)
+        notes.append(f"AUTOTUNE's choices not read: {type(exc).__name__}: {exc}".splitlines()[0])
+        return []
 
 
 def document(base: RunConfig, measured, runs: dict[str, str], notes: list[str], command: str,

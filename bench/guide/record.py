@@ -86,10 +86,11 @@ class GuideDocument:
     seconds: float | None = None
     test: str = ""
     notes: tuple[str, ...] = ()
+    autotune: tuple[dict, ...] = ()  # per autotuned cell, what AUTOTUNE chose (bench.guide.autotuned)
 
     def to_dict(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, **asdict(self), "tips": [t.to_dict() for t in self.tips],
-                "runs": list(self.runs), "notes": list(self.notes)}
+                "runs": list(self.runs), "notes": list(self.notes), "autotune": list(self.autotune)}
 
     @classmethod
     def from_dict(cls, raw: dict) -> GuideDocument:
@@ -97,10 +98,11 @@ class GuideDocument:
         if version != SCHEMA_VERSION:
             raise PipebenchError(f"guide.json has schema version {version!r}; valid: {SCHEMA_VERSION} "
                                  "(written by this pipebench)")
-        named = set(cls.__dataclass_fields__) - {"tips", "runs", "notes"}
+        named = set(cls.__dataclass_fields__) - {"tips", "runs", "notes", "autotune"}
         return cls(**{k: raw[k] for k in named if k in raw},
                    tips=tuple(TipResult.from_dict(t) for t in raw["tips"]),
-                   runs=tuple(raw.get("runs", ())), notes=tuple(raw.get("notes", ())))
+                   runs=tuple(raw.get("runs", ())), notes=tuple(raw.get("notes", ())),
+                   autotune=tuple(raw.get("autotune", ())))
 
 
 def save_guide(folder: Path, guide: GuideDocument) -> Path:

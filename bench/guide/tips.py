@@ -42,6 +42,9 @@ class Tip:
     reference: Cell
     page_cache: str = "warm"
     shows: tuple[str, ...] = ()  # figures beside the ratio: "accuracy", "memory" (up-front build, peak RSS)
+    # (option, values): the reference takes the fastest value of a sweep run of its own beforehand, so
+    # the choice is made on rounds that the comparison does not reuse (held out)
+    sweep: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def group(self) -> tuple[str, str]:
@@ -106,6 +109,10 @@ def tips(mixed_policy: str = "mixed_bfloat16") -> tuple[Tip, ...]:
         Tip("mixed_precision", "mixed precision trains faster (up to 3x)", MIXED_GUIDE + f"; {SEED_TRAINING}",
             f"{mixed_policy} against float32", "train", tuned(precision=mixed_policy), tuned(),
             shows=("accuracy",)),
+        Tip("autotune_over_sweep", "AUTOTUNE's parallelism is faster than the best fixed one a sweep finds",
+            f"{TF_GUIDE}, 'Parallelizing data transformation'",
+            "parallel_calls=autotune against the fastest fixed parallel_calls of a sweep (its own rounds)",
+            "pipeline", tuned(*UNCACHED), tuned(*UNCACHED), sweep=("parallel_calls", ("1", "2", "4", "8"))),
         *more_tips(),
     )
 

@@ -160,3 +160,9 @@ def test_guide_page_in_chromium(browser, tiny_guide):
     assert browser.execute_script("return arguments[0].naturalWidth", figure) > 0
     summary = browser.find_element("id", "summary").text
     assert f"{len(doc['tips'])} tips" in summary and "Holm" in summary
+    choices = browser.find_elements("css selector", "#autotune tr.choice")  # AUTOTUNE's, from the trace
+    assert len(choices) == sum(len(a["choices"]) for a in doc["autotune"]) > 0
+    assert "parallelism" in browser.find_element("id", "autotune").text
+    sweep = browser.find_element("id", "sweep-autotune_over_sweep").text
+    chosen = doc["tips"][0]["figures"]["sweep"]["chosen"]
+    assert f"parallel_calls={chosen}" in sweep and "images/s" in sweep
