@@ -60,7 +60,7 @@ def processing_mode(options: dict):
 
 # a worker's cache lives for one job only (nothing to reuse); its epochs are counted in whole
 # batches; numpy_pyfunc does not run on its servers
-SERVICE_LACKS = ("cache", "cache_at", "drop_remainder", "joblib", "n_jobs")
+SERVICE_LACKS = ("cache", "cache_at", "drop_remainder", "batch_size", "joblib", "n_jobs")
 
 
 @register

@@ -63,6 +63,7 @@ def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ..
                "integer or full", parse=parse_buffer),
         Option("deterministic", deterministic, "keep element order in parallel maps", parse=parse_bool),
         DROP_REMAINDER,
+        Option("batch_size", 0, "images per batch; 0: the run's --batch-size", parse=int),
         Option("augment_batched", True, "augment whole batches (vectorised) or each image before batch",
                parse=parse_bool),
         *augment.JOBLIB_OPTIONS,
@@ -106,9 +107,10 @@ def finish(ds, request: PipelineRequest, num_elements: int):
         ds = augment.apply(ds.map(lambda x, y: (x[tf.newaxis], y)), request.augmentation, request.seed,
                            opts.get("joblib", "processes"), opts.get("n_jobs", -1))
         ds = ds.map(lambda x, y: (x[0], y))
-    ds = ds.batch(request.batch_size, drop_remainder=bool(opts.get("drop_remainder", False)))
+    batch_size = opts.get("batch_size") or request.batch_size
+    ds = ds.batch(batch_size, drop_remainder=bool(opts.get("drop_remainder", False)))
     if shuffle == "batches":
-        ds = ds.shuffle(buffer_of(opts, -(-num_elements // request.batch_size)), seed=request.seed,
+        ds = ds.shuffle(buffer_of(opts, -(-num_elements // batch_size)), seed=request.seed,
                         reshuffle_each_iteration=True)
     ds = augment.tail(ds, replace(request, augmentation="none") if per_image else request)
     options = tf.data.Options()

@@ -3,7 +3,8 @@
 After the guide's runs, each distinct autotuned cell of its tips (an option left at
 `autotune`: a map's `parallel_calls`, `prefetch`, TFRecord's `read_parallelism`) is built
 once more in this process, read for one epoch so that the autotuner settles, then for one
-epoch under TensorFlow's profiler (`bench.tune.autotune_trace`). The guide records the
+epoch under TensorFlow's profiler (`bench.tune.autotune_trace`; a cached pipeline's first
+epoch, the only one its map runs in). The guide records the
 parallelism and buffer sizes its iterators reported, beside the tip's own comparison.
 """
 
@@ -47,8 +48,10 @@ def trace_cells(base: RunConfig, cells: list[Cell]) -> list[dict]:
         request = PipelineRequest(spec=spec, batch_size=base.batch_size, seed=base.seed, augmentation="none",
                                   options=cell_options(variant, base.options, cell.options),
                                   cache_dir=Path(tempfile.mkdtemp(prefix="pipebench-autotune-")))
+        # after a cache the map no longer runs: a cached pipeline's first epoch is the one traced
+        warm = 0 if request.options.get("cache", "none") != "none" else 1
         try:
-            choices = traced_choices(variant.build(request).x)
+            choices = traced_choices(variant.build(request).x, warm_epochs=warm)
         except Exception as exc:  # noqa: BLE001  (a cell that cannot be traced says why; the guide goes on)
             traced.append({"cell": cell.label, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
             continue

@@ -197,3 +197,9 @@ def test_the_exactly_once_check_flags_a_pydataset_that_repeats_or_drops_files(ti
         assert found.extra_deliveries == 16 and found.files_missing == 16
     else:
         assert found.extra_deliveries == 0 and found.files_missing == 16
+
+
+def test_a_cell_can_batch_other_than_the_run(tiny_spec, tmp_path):
+    """The batch-size tip's option: the pipeline's batches, not the run's --batch-size (16 here)."""
+    batches = one_epoch(tiny_spec, "tf_data_naive", tmp_path, overrides=("batch_size=8",))
+    assert [len(b[0]) for b in batches] == [8] * (len(tiny_spec.train_files) // 8)
