@@ -69,6 +69,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def guide(session: nox.Session) -> None:
+    """`pipebench guide` on the default preset: every tip measured; what follows `--` goes to it."""
+    install(session)
+    session.run("python", "-m", "bench", "guide", "--preset", "default", *session.posargs)
+
+
+@nox.session
 def report(session: nox.Session) -> None:
     """Re-render a saved run's report, or compare several: `nox -s report -- RUN [RUN ...]`."""
     session.install("-e", ".")
