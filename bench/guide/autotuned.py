@@ -3,7 +3,7 @@
 After the guide's runs, each distinct autotuned cell of its tips (an option left at
 `autotune`: a map's `parallel_calls`, `prefetch`, TFRecord's `read_parallelism`) is built
 once more in this process, read for one epoch so that the autotuner settles, then for one
-epoch under TensorFlow's profiler (`bench.tune.autotune_trace`; a cached pipeline's first
+epoch under TensorFlow's profiler (`bench.run.autotune_trace`; a cached pipeline's first
 epoch, the only one its map runs in). The guide records the
 parallelism and buffer sizes its iterators reported, beside the tip's own comparison.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.config import Cell, RunConfig
 from bench.guide.tips import Tip
+from bench.run.autotune_trace import traced_choices
 from pipelines.base import PipelineRequest, cell_options, get_variant
 
 MAX_CELLS = 4  # traces per guide: each costs a build and two epochs
@@ -36,8 +37,7 @@ def autotuned_cells(tips: tuple[Tip, ...], run_options: tuple[str, ...] = ()) ->
 
 def trace_cells(base: RunConfig, cells: list[Cell]) -> list[dict]:
     """Each cell's autotuned settings, as `{"cell", "choices": [...]}`, or `{"cell", "error"}`."""
-    from bench.run.runner import prepare_data
-    from bench.tune.autotune_trace import traced_choices
+    from bench.run.runner import prepare_data  # as measure_group: the runner only when measuring
 
     if not cells:
         return []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.config import Cell, RunConfig
 from bench.errors import PipebenchError
+from bench.guide.autotuned import autotuned_cells, trace_cells
 from bench.guide.record import GuideDocument, TipResult, save_guide
 from bench.guide.tips import Tip
 from bench.results.analysis import CellStats, analyse
@@ -122,7 +123,7 @@ def compare_group(tips: list[Tip], run_dir: Path) -> list:
         judged = band_for(analysis, stats.get(tip.subject.key))
         if judged is not None and "accuracy" in tip.shows:
             figures["accuracy_band"] = {"low": judged.low, "high": judged.high, "coverage": judged.coverage,
-                                        "augmentation": stats[tip.subject.key].band_of}
+                                        "augmentation": getattr(stats.get(tip.subject.key), "band_of", None)}
         speed = paired(tip.id, tip.reference.label, tip.mode, subject.by_round(tip.mode) if subject else {},
                        reference.by_round(tip.mode) if reference else {})
         cost = None
@@ -259,8 +260,6 @@ def run_guide(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, command: 
 def autotune_of(base: RunConfig, tips: tuple[Tip, ...], notes: list[str]) -> list[dict]:
     """What AUTOTUNE chose in the tips' autotuned pipelines (`bench.guide.autotuned`); a failure
     is a note, never the end of the guide: every tip is measured by then."""
-    from bench.guide.autotuned import autotuned_cells, trace_cells
-
     cells = autotuned_cells(tips, base.options)
     if cells:
         print(f"guide: reading AUTOTUNE's choices from TensorFlow's trace of {len(cells)} pipeline(s)",

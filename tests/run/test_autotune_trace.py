@@ -6,7 +6,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from bench.tune.autotune_trace import traced_choices  # noqa: E402
+from bench.run.autotune_trace import traced_choices  # noqa: E402
 
 
 def pipeline(parallel, prefetch):
