@@ -12,7 +12,7 @@ each drawn per image. The implementations compare the same work:
   works with every variant because the pipeline is untouched.
 * `keras_layers_map`: the same layers applied in a batch-level tf.data `map`.
 * `numpy_pyfunc`: Keras' NumPy image functions (`random_rotation`, `random_zoom`, from
-  `tf_keras`) and NumPy's flip and shift, in `tf.py_function` on each batch, with joblib
+  `tf_keras`) and NumPy's flip and brightness shift, in `tf.py_function` on each batch, with joblib
   spreading a batch's images as the variant's `joblib` and `n_jobs` options say
   (processes by default, as seed 003's `Parallel(n_jobs=-1)`; threads; or off).
 * ImageDataGenerator's own (`image_data_generator_aug`): the same ranges as IDG arguments.
