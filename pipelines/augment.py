@@ -43,10 +43,13 @@ JOBLIB_OPTIONS = (
 )
 
 
-def apply(ds, augmentation: str, seed: int, joblib: str = "processes", n_jobs: int = -1):
-    """Apply a pipeline-side augmentation to a batched `tf.data.Dataset`."""
+def apply(ds, augmentation: str, seed: int, options=None):
+    """Apply a pipeline-side augmentation to a batched `tf.data.Dataset`; `options` (a variant's)
+    may set joblib's backend and `n_jobs` for `numpy_pyfunc`."""
     import tensorflow as tf
 
+    options = options or {}
+    joblib, n_jobs = options.get("joblib", "processes"), options.get("n_jobs", -1)
     if augmentation in ("none", "keras_layers"):
         return ds
     if augmentation == "tf_image":
@@ -64,10 +67,8 @@ def tail(ds, request):
 
     from pipelines.tfops import prefetched
 
-    opts = request.options
-    ds = apply(ds, request.augmentation, request.seed, opts.get("joblib", "processes"),
-               opts.get("n_jobs", -1))
-    return prefetched(ds, opts.get("prefetch", 0))
+    return prefetched(apply(ds, request.augmentation, request.seed, request.options),
+                      request.options.get("prefetch", 0))
 
 
 def tf_image(images):

@@ -45,14 +45,19 @@ class Option:
             raise PipebenchError(f"option {self.name}={raw!r} is invalid: {exc}") from None
 
 
-def parse_parallelism(raw: str) -> int | str:
-    """'autotune' or a positive integer: the value of num_parallel_calls-like knobs."""
-    if raw == "autotune":
+def keyword_or_positive(raw: str, keyword: str, note: str = "") -> int | str:
+    """`keyword` itself, or a positive integer (`note` says what 1 means, where it matters)."""
+    if raw == keyword:
         return raw
     value = int(raw)
     if value < 1:
-        raise ValueError("expected 'autotune' or an integer >= 1")
+        raise ValueError(f"expected '{keyword}' or an integer >= 1{note}")
     return value
+
+
+def parse_parallelism(raw: str) -> int | str:
+    """'autotune' or a positive integer: the value of num_parallel_calls-like knobs."""
+    return keyword_or_positive(raw, "autotune")
 
 
 def parse_bool(raw: str) -> bool:

@@ -105,7 +105,8 @@ def tf_image_stages(request, with_read: bool = True) -> list[Stage]:
         Stage("batch", lambda ds: ds.batch(request.batch_size)),
     ]
     if request.augmentation in augment.IN_PIPELINE:
-        stages.append(Stage("augment", lambda ds: augment.apply(ds, request.augmentation, request.seed),
+        stages.append(Stage("augment",
+                            lambda ds: augment.apply(ds, request.augmentation, request.seed, request.options),
                             python=request.augmentation == "numpy_pyfunc"))
     prefetch = request.options.get("prefetch", 0)
     if prefetch:

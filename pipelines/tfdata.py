@@ -25,6 +25,7 @@ from pipelines.base import (
     Option,
     PipelineRequest,
     Variant,
+    keyword_or_positive,
     parallel_calls_threads,
     parse_bool,
     parse_parallelism,
@@ -38,12 +39,7 @@ SHUFFLES = ("auto", "files", "decoded", "batches", "none")
 
 def parse_buffer(raw: str) -> int | str:
     """A shuffle buffer: a positive integer, or 'full' (the whole training set)."""
-    if raw == "full":
-        return raw
-    value = int(raw)
-    if value < 1:
-        raise ValueError("expected 'full' or an integer >= 1 (1: no shuffling)")
-    return value
+    return keyword_or_positive(raw, "full", " (1: no shuffling)")
 
 
 def tuning_options(parallel, cache, prefetch, deterministic) -> tuple[Option, ...]:
@@ -104,8 +100,7 @@ def finish(ds, request: PipelineRequest, num_elements: int):
         ds = ds.shuffle(buffer_of(opts, num_elements), seed=request.seed, reshuffle_each_iteration=True)
     per_image = not opts.get("augment_batched", True) and request.augmentation in augment.IN_PIPELINE
     if per_image:  # the augmentation on each image, then batch: the unvectorised map
-        ds = augment.apply(ds.map(lambda x, y: (x[tf.newaxis], y)), request.augmentation, request.seed,
-                           opts.get("joblib", "processes"), opts.get("n_jobs", -1))
+        ds = augment.apply(ds.map(lambda x, y: (x[tf.newaxis], y)), request.augmentation, request.seed, opts)
         ds = ds.map(lambda x, y: (x[0], y))
     batch_size = opts.get("batch_size") or request.batch_size
     ds = ds.batch(batch_size, drop_remainder=bool(opts.get("drop_remainder", False)))

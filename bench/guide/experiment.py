@@ -180,10 +180,15 @@ def measure_group(config: RunConfig) -> Path:
     return outcome.run_dir
 
 
+def swept_cell(tip: Tip, value: str) -> Cell:
+    """The tip's reference with its swept option at `value`."""
+    return replace(tip.reference, options=(*tip.reference.options, f"{tip.sweep[0]}={value}"))
+
+
 def sweep_config(base: RunConfig, tip: Tip, results_dir: Path) -> RunConfig:
     """The held-out sweep of `tip.sweep`: the reference at each value, in pipeline mode."""
     option, values = tip.sweep
-    cells = tuple(replace(tip.reference, options=(*tip.reference.options, f"{option}={v}")) for v in values)
+    cells = tuple(swept_cell(tip, v) for v in values)
     return replace(base, cells=cells, skipped=(), modes=("pipeline",), page_cache=tip.page_cache,
                    results_dir=str(results_dir), overhead_check=False, baseline=None,
                    rounds=max(3, base.rounds // 2), accuracy_epochs=SET_UP_EPOCHS, accuracy_seeds=1,
@@ -204,8 +209,8 @@ def swept(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, run, sweeps: 
         by_cell = {c.cell.key: c for c in analyse(load_run(run_dir)).cells}
         medians = {}
         for value in values:
-            cell = replace(tip.reference, options=(*tip.reference.options, f"{option}={value}"))
-            rate = by_cell[cell.key].modes.get("pipeline") if cell.key in by_cell else None
+            key = swept_cell(tip, value).key
+            rate = by_cell[key].modes.get("pipeline") if key in by_cell else None
             medians[value] = rate.median if rate else None
         measured = {v: m for v, m in medians.items() if m is not None}
         if not measured:
@@ -213,8 +218,7 @@ def swept(base: RunConfig, tips: tuple[Tip, ...], guide_dir: Path, run, sweeps: 
         best = max(measured, key=measured.get)
         sweeps[tip.id] = {"option": option, "images_per_sec": medians, "chosen": best,
                           "run": str(run_dir.relative_to(guide_dir))}
-        done.append(replace(tip, reference=replace(tip.reference, options=(*tip.reference.options,
-                                                                           f"{option}={best}"))))
+        done.append(replace(tip, reference=swept_cell(tip, best)))
     return tuple(done)
 
 

@@ -12,21 +12,14 @@ from pathlib import Path
 from bench.guide.record import load_guide
 
 
-def ratio_text(comparison) -> str:
-    if comparison is None or comparison.ratio is None:
-        return "–"
-    if comparison.low is None:
-        return f"{comparison.ratio:.2f}×"
-    return f"{comparison.ratio:.2f}× ({comparison.low:.2f}–{comparison.high:.2f})"
-
-
 def guide_markdown(folder: Path) -> str:
     guide = load_guide(folder)
     lines = ["| tip | verdict | with / without | CPU cost | mode | why |", "|---|---|---:|---:|---|---|"]
     for t in guide.tips:
         mode = t.mode + (", cold" if t.page_cache == "cold" else "")
-        cost = ratio_text(t.cost) + (f" {t.cost.verdict}" if t.cost and t.cost.verdict else "")
-        lines.append(f"| `{t.id}`: {t.claim} | **{t.verdict}** | {ratio_text(t.speed)} | {cost} | {mode} | "
+        cost = t.cost.text + (f" {t.cost.verdict}" if t.cost.verdict else "") if t.cost else "–"
+        speed = t.speed.text if t.speed else "–"
+        lines.append(f"| `{t.id}`: {t.claim} | **{t.verdict}** | {speed} | {cost} | {mode} | "
                      f"{t.reason.replace('|', '/')} |")
     chosen = [(a["cell"], c) for a in guide.autotune for c in a.get("choices", ())]
     if chosen:

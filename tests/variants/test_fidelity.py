@@ -36,7 +36,7 @@ def implementations(images: np.ndarray) -> dict[str, np.ndarray]:
     from tf_keras.preprocessing.image import ImageDataGenerator
 
     ds = tf.data.Dataset.from_tensor_slices((images, np.zeros(len(images)))).batch(32)
-    out = {name: np.concatenate([b[0].numpy() for b in augment.apply(ds, name, 0, "off")])
+    out = {name: np.concatenate([b[0].numpy() for b in augment.apply(ds, name, 0, {"joblib": "off"})])
            for name in ("tf_image", "keras_layers_map", "numpy_pyfunc")}
     layers = augment.keras_layers(0)  # the in-model layers, as the model applies them when training
     out["keras_layers"] = np.asarray(augment.in_layers(layers, tf.constant(images)))
