@@ -36,24 +36,20 @@ from pathlib import Path
 
 import psutil
 
-from bench.data.equivalence import Equivalence, check_delivery
 from bench.errors import UnavailableHere
-from bench.results.records import AccuracyFit, ModeRun
+from bench.results.records import ModeRun
 from bench.run import events, modes
+from bench.run.cell_setup import AccuracyFits, InitialModel, calibrate, check_data, one_line
 from bench.run.cluster import service_for
 from bench.run.cpu_clock import CpuClock
 from bench.run.job import Job
-from bench.run.models import build_model, set_precision, weights_sha256
+from bench.run.models import set_precision
 from bench.run.modes import TRIAL_ORDER, ModeSettings
 from bench.run.page_cache import EpochIO, storage_read_bytes
 from bench.run.telemetry import Sampler, summarize_phase
-from pipelines import augment
-from pipelines.augment import IN_PIPELINE
 from pipelines.base import (
     PipelineRequest,
     get_variant,
-    is_pydataset,
-    iterate_batches,
     module_available,
     tensorflow_available,
 )
@@ -64,11 +60,6 @@ from pipelines.files import atomic_write_text
 def emit(event) -> None:
     """Tell the runner (`bench.run.events`): one line on stdout."""
     print(events.encode(event), flush=True)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
 
 
 def framework_info() -> dict:
@@ -151,44 +142,6 @@ def steal_percent(before: MachineLoad, after: MachineLoad) -> float | None:
     return 100.0 * (after.cpu_times.steal - before.cpu_times.steal) / total if total > 0 else None
 
 
-class InitialModel:
-    """The cell's model, built and compiled once, and put back to its initial state on demand.
-
-    Before every later fit its weights and optimizer state are restored to the snapshot taken
-    at build time (checked by hash), so each trial starts from identical weights without
-    tracing anew. The learning rate decays over the accuracy fit's steps (`accuracy_epochs`).
-    """
-
-    def __init__(self, job: Job, accuracy_epochs: int):
-        self.job, self.accuracy_epochs = job, accuracy_epochs
-        self.model = None
-        self.core_hash = self.snapshot = self.full_hash = None
-
-    def build(self) -> None:
-        settings, spec = self.job.settings, self.job.spec
-        layers = augment.keras_layers(settings.seed) if self.job.cell.augmentation == "keras_layers" else ()
-        steps = -(-len(spec.train_files) // settings.batch_size)
-        model, self.core_hash = build_model(settings.model, spec.image_size, spec.num_classes, settings.seed,
-                                            layers, decay_steps=steps * self.accuracy_epochs)
-        model.optimizer.build(model.trainable_variables)
-        self.snapshot = ([v.numpy() for v in model.variables], [v.numpy() for v in model.optimizer.variables])
-        self.model, self.full_hash = model, weights_sha256(model)
-
-    def restored(self):
-        """The model at its initial state (built on first use), and the hash of its initial weights."""
-        if self.model is None:
-            self.build()
-            return self.model, self.core_hash
-        weights, optimizer_state = self.snapshot
-        for variable, value in zip(self.model.variables, weights, strict=True):
-            variable.assign(value)
-        for variable, value in zip(self.model.optimizer.variables, optimizer_state, strict=True):
-            variable.assign(value)
-        if weights_sha256(self.model) != self.full_hash:
-            raise RuntimeError("restoring the model's initial weights failed")
-        return self.model, self.core_hash
-
-
 class CellWorker:
     """One cell's job, with what every mode of it needs built, warmed and calibrated once."""
 
@@ -200,9 +153,6 @@ class CellWorker:
         self.variant = get_variant(job.cell.variant)
         self.info = framework_info()
         set_precision(job.cell.precision, has_gpu=bool(self.info["gpus"]))
-        self.val = (decode_all(self.spec.val_files, self.spec.image_size),
-                    np.asarray(self.spec.val_labels, np.int32))
-        self.validation_resize = "bilinear"  # the reference's; see `validate_like`
         batch = self.settings.batch_size
         self.model_batch = (decode_all(self.spec.train_files[:batch], self.spec.image_size),
                             np.asarray(self.spec.train_labels[:batch], np.int32))
@@ -211,10 +161,9 @@ class CellWorker:
             num_train=len(self.spec.train_files), step_s=self.settings.step_s,
             min_sample_s=self.settings.min_sample_s,
         )
-        self.initial = InitialModel(job, self.accuracy_epochs)
+        self.initial = InitialModel(job, max(self.settings.accuracy_epochs, 2))
+        self.fits = AccuracyFits(job, self.pipeline, self.initial)
         self.read = None  # the pipeline mode's input of this round, reused warm by simulated mode
-        self.warmup: dict | None = None
-        self.accuracy: list[AccuracyFit] = []  # the accuracy fit, then the band's further seeds
         self.loops = None
         self.calibration: modes.Calibration | None = None
         self.clock = None  # a `bench.run.cpu_clock.CpuClock`: every timed sample's CPU time
@@ -247,114 +196,14 @@ class CellWorker:
         """The identical model at its initial state, and the hash of its initial weights."""
         return self.initial.restored()
 
-    def warm_up(self) -> None:
-        """The accuracy fit, which is also the untimed warm-up before the first timed fit.
-
-        `accuracy_epochs` epochs (at least 2) on this cell's pipeline, from the model's initial
-        weights, validated after every epoch on the reference decode of the validation files;
-        the band cell (`band_seeds` > 1) fits again with its pipeline shuffled by each further seed.
-        As a warm-up it takes the one-time costs that land later in a process's first fit:
-        compiling the step for the last, smaller batch at the end of epoch 1 and, under JAX
-        with tf.data input, a wait of several seconds with idle CPU at the start of epoch 2
-        (measured; it did not recur in later fits). Trials then restore the initial weights.
-        A failure is recorded, not raised: the timed mode that follows reports its own.
-        """
-        started = time.perf_counter()
-        self.accuracy = []
-        try:
-            for offset in range(self.settings.band_seeds):
-                self.accuracy.append(self.accuracy_fit(offset))
-            self.warmup = {"fit_s": time.perf_counter() - started, "error": None,
-                           "epoch_s": self.accuracy[0].epoch_s}
-        except Exception as exc:  # the timed run reports it in full
-            self.warmup = {"fit_s": time.perf_counter() - started, "error": one_line(exc), "epoch_s": None}
-
-    def accuracy_fit(self, offset: int) -> AccuracyFit:
-        """One fit of `accuracy_epochs` from the identical initial weights, on the pipeline built
-        with seed `seed + offset` (its shuffle order): validation accuracy and loss after each epoch.
-
-        Every cell starts from the same weights, so what can differ between two correct
-        pipelines is the order of the data: the band's fits vary that, and only that.
-        """
-        seed = self.settings.seed + offset
-        fit_input, _ = self.pipeline(offset)
-        model = self.model()[0]
-        started = time.perf_counter()
-        recorder = modes.fit_and_record(model, fit_input, self.accuracy_epochs, validation=self.val)
-        last = recorder.epochs[-1] if recorder.epochs else None
-        return AccuracyFit(seed=seed, epochs=self.accuracy_epochs, fit_s=time.perf_counter() - started,
-                           epoch_s=last.train_s if last else None,
-                           images_per_epoch=last.images if last else None,
-                           val_accuracy=tuple(e.val_accuracy for e in recorder.epochs),
-                           val_loss=tuple(e.val_loss for e in recorder.epochs))
-
-    @property
-    def accuracy_epochs(self) -> int:
-        return max(self.settings.accuracy_epochs, 2)
-
-    def validate_like(self, equivalence: dict) -> None:
-        """Validate this cell's model on validation files resized as its pipeline resizes.
-
-        Shrinking a photograph, PIL's bilinear filter antialiases and TensorFlow's reference
-        does not; both are accepted as bilinear (`bench.data.equivalence`), but a model trained
-        on one and validated on the other loses accuracy for that alone (0.47 against 0.88-0.91
-        on the embedded photos at 40 px, docs/data.md "The embedded dataset"): a skew of the harness,
-        not of the pipeline. So the accuracy fit is validated as its user would validate it.
-        """
-        import numpy as np
-
-        resize = Equivalence.from_dict(equivalence).validation_resize
-        if resize != self.validation_resize:
-            self.val = (decode_all(self.spec.val_files, self.spec.image_size, method=resize),
-                        np.asarray(self.spec.val_labels, np.int32))
-            self.validation_resize = resize
-
     def check_data(self) -> dict:
-        """What this cell's pipeline delivers against the reference decode (untimed, after set-up).
-
-        Reads one epoch (at most `bench.data.equivalence.MAX_IMAGES` images) from a fresh
-        build of the pipeline; see `bench.data.equivalence`. A pipeline that cannot be
-        read here is recorded as not checked, with its error: the timed modes report it too.
-        """
-        try:
-            fit_input, _ = self.pipeline(0)
-            augmented = self.variant.augments_itself or self.job.cell.augmentation in IN_PIPELINE
-            batches = (modes.delivered_by_fit(fit_input) if is_pydataset(fit_input.x)
-                       else iterate_batches(fit_input, self.settings.batch_size))
-            found = check_delivery(batches, self.spec, augmented, batch_size=self.settings.batch_size)
-            return found.to_dict()
-        except Exception as exc:  # noqa: BLE001  (any failure of the pipeline is the record's reason)
-            return Equivalence.not_checked(one_line(exc)).to_dict()
+        """What this cell's pipeline delivers against the reference decode (`cell_setup.check_data`)."""
+        return check_data(self.job, self.variant.augments_itself, self.pipeline)
 
     def calibrate(self) -> None:
-        """Fix each mode's repeats so that its timed sample lasts at least `min_sample_s`.
-
-        Model-only on its resident batch, training fits, pipeline reads: each a real
-        sample, repeated longer until one lasts long enough (`bench.run.modes.calibrate`).
-        The runner asks for this one cell at a time, on an otherwise idle machine. A
-        mode whose calibration fails keeps the defaults and reports its error in its trials.
-        """
-        chosen, found, errors = self.settings.modes, {}, {}
-        started = time.perf_counter()
-
-        def attempt(mode: str, names: tuple[str, ...], measure) -> None:
-            try:
-                found.update(zip(names, measure(), strict=True))
-            except Exception as exc:  # recorded: this mode keeps the defaults, the others go on
-                traceback.print_exc()
-                errors[mode] = one_line(exc)
-
-        if "model_only" in chosen:
-            attempt("model_only", ("model_only_steps", "model_only_step_s"),
-                    lambda: modes.calibrate_model_only(self.model()[0], self.model_batch, self.modes))
-        if "train" in chosen:
-            attempt("train", ("train_epochs", "train_epoch_s"), lambda: modes.calibrate_train(
-                lambda: self.model()[0], lambda: self.pipeline(0)[0], self.modes, self.settings.epochs))
-        if "pipeline" in chosen or "simulated" in chosen:
-            attempt("pipeline", ("pipeline_epochs", "simulated_epochs", "pipeline_epoch_s"),
-                    lambda: modes.calibrate_epochs(lambda: self.pipeline(0)[0], self.modes))
-        self.calibration = modes.Calibration(min_sample_s=self.modes.min_sample_s, errors=errors,
-                                             calibration_s=time.perf_counter() - started, **found)
+        """Each mode's sample length (`cell_setup.calibrate`), and the loops that it implies."""
+        self.calibration = calibrate(self.settings.modes, self.modes, self.settings.epochs,
+                                     lambda: self.model()[0], self.model_batch, self.pipeline)
         self.loops = self.calibration.loops(max(self.settings.epochs, 2))
 
     def run_mode(self, mode: str, trial: int) -> dict:
@@ -487,14 +336,14 @@ def serve(job: Job, cores: list[int]) -> None:
             cell = CellWorker(job.with_options(options))
             cell.use_clock(cluster)
             equivalence = cell.check_data()
-            cell.validate_like(equivalence)
+            cell.fits.validate_like(equivalence)
             if "train" in job.settings.modes:
-                cell.warm_up()
+                cell.fits.warm_up()
         freeze_heap()
         sampler.pause()
-        emit(events.SetUp(framework=cell.info, warmup_fit=cell.warmup, equivalence=equivalence,
-                          accuracy_fits=[f.to_dict() for f in cell.accuracy],
-                          validation_resize=cell.validation_resize, cores=cores, threads=thread_affinity()))
+        emit(events.SetUp(framework=cell.info, warmup_fit=cell.fits.warmup, equivalence=equivalence,
+                          accuracy_fits=[f.to_dict() for f in cell.fits.fits],
+                          validation_resize=cell.fits.resize, cores=cores, threads=thread_affinity()))
         for line in sys.stdin:
             command = events.Command.from_line(line)
             if command.op == "calibrate":
