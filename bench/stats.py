@@ -243,25 +243,51 @@ def per_round_ratios(subject: Mapping[int, float], reference: Mapping[int, float
             if subject[r] and reference[r] and subject[r] > 0 and reference[r] > 0]
 
 
-def paired(subject: str, reference: str, mode: str, a: Mapping[int, float], b: Mapping[int, float]) -> dict:
+@dataclass(frozen=True)
+class ComparisonPart:
+    """A comparison before its family's correction: `finish_comparisons` turns a list of them
+    into `Comparison`s. `min_p` is the smallest p-value its test can give with its `n`."""
+
+    subject: str
+    reference: str
+    mode: str
+    n: int
+    ratio: float | None
+    low: float | None
+    high: float | None
+    coverage: float | None
+    p_value: float | None
+    test: str
+    min_p: float
+    rounds: tuple[float, ...] = ()
+
+    def ratio_only(self) -> Comparison:
+        """The ratio and its interval, untested (`verdict` empty): for a figure outside any family."""
+        return Comparison(self.subject, self.reference, self.mode, self.n, self.ratio, self.low, self.high,
+                          self.coverage, p_value=None, p_adjusted=None, verdict="", test="ratio only",
+                          rounds=self.rounds)
+
+
+def paired(subject: str, reference: str, mode: str, a: Mapping[int, float],
+           b: Mapping[int, float]) -> ComparisonPart:
     """The unadjusted parts of a paired comparison (finish with `finish_comparisons`)."""
     ratios = per_round_ratios(a, b)
     summary = summarize(ratios)
-    return {"subject": subject, "reference": reference, "mode": mode, "n": len(ratios),
-            "min_p": 2.0 / 2 ** len(ratios) if ratios else 1.0,  # the exact test's smallest two-sided p
-            "ratio": summary.median if summary else None,
-            "low": summary.low if summary else None, "high": summary.high if summary else None,
-            "coverage": summary.coverage if summary else None,
-            "p_value": wilcoxon_p(np.log(ratios)) if ratios else None,
-            "test": PAIRED_TEST, "rounds": tuple(ratios)}
+    return ComparisonPart(
+        subject=subject, reference=reference, mode=mode, n=len(ratios),
+        min_p=2.0 / 2 ** len(ratios) if ratios else 1.0,  # the exact test's smallest two-sided p
+        ratio=summary.median if summary else None,
+        low=summary.low if summary else None, high=summary.high if summary else None,
+        coverage=summary.coverage if summary else None,
+        p_value=wilcoxon_p(np.log(ratios)) if ratios else None, test=PAIRED_TEST, rounds=tuple(ratios))
 
 
-def unpaired(subject: str, reference: str, mode: str, a, b) -> dict:
+def unpaired(subject: str, reference: str, mode: str, a, b) -> ComparisonPart:
     """Across separate runs: ratio of medians, a percentile-bootstrap interval, Mann-Whitney U."""
     a, b = clean(a), clean(b)
     if not len(a) or not len(b):
-        return {"subject": subject, "reference": reference, "mode": mode, "n": 0, "ratio": None, "low": None,
-                "high": None, "coverage": None, "p_value": None, "test": UNPAIRED_TEST, "min_p": 1.0}
+        return ComparisonPart(subject, reference, mode, n=0, ratio=None, low=None, high=None, coverage=None,
+                              p_value=None, test=UNPAIRED_TEST, min_p=1.0)
     ratio = float(np.median(a) / np.median(b))
     low = high = coverage = None
     if len(a) > 1 and len(b) > 1:
@@ -269,17 +295,17 @@ def unpaired(subject: str, reference: str, mode: str, a, b) -> dict:
         boot = [np.median(rng.choice(a, len(a))) / np.median(rng.choice(b, len(b))) for _ in range(2000)]
         low, high = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
         coverage = CONFIDENCE  # nominal: a percentile bootstrap, not an exact interval
-    return {"subject": subject, "reference": reference, "mode": mode, "n": min(len(a), len(b)),
-            "min_p": min(1.0, 2.0 / math.comb(len(a) + len(b), len(a))),  # exact Mann-Whitney, no ties
-            "ratio": ratio, "low": low, "high": high, "coverage": coverage,
-            "p_value": mann_whitney_p(a, b), "test": UNPAIRED_TEST + " (bootstrap interval)"}
+    return ComparisonPart(subject, reference, mode, n=min(len(a), len(b)),
+                          min_p=min(1.0, 2.0 / math.comb(len(a) + len(b), len(a))),  # exact, no ties
+                          ratio=ratio, low=low, high=high, coverage=coverage,
+                          p_value=mann_whitney_p(a, b), test=UNPAIRED_TEST + " (bootstrap interval)")
 
 
 SPEED_WORDS = ("faster", "slower")  # ratio > 1, ratio < 1: of rates
 COST_WORDS = ("costs more", "costs less")  # of CPU time per image
 
 
-def finish_comparisons(parts: list[dict], alpha: float = ALPHA, words: tuple[str, str] = SPEED_WORDS
+def finish_comparisons(parts: list[ComparisonPart], alpha: float = ALPHA, words: tuple[str, str] = SPEED_WORDS
                        ) -> list[Comparison]:
     """Holm-adjust the family's p-values and give each comparison its verdict.
 
@@ -288,17 +314,17 @@ def finish_comparisons(parts: list[dict], alpha: float = ALPHA, words: tuple[str
     many samples could not pass Holm's first step in a family of this size (so "within noise"
     would claim what was never testable); otherwise "within noise".
     """
-    adjusted = holm([p["p_value"] for p in parts])
-    family = sum(p["p_value"] is not None for p in parts)
+    adjusted = holm([p.p_value for p in parts])
+    family = sum(p.p_value is not None for p in parts)
     done = []
     for part, p_adj in zip(parts, adjusted, strict=True):
-        if p_adj is not None and p_adj < alpha and part["ratio"] is not None and part["ratio"] != 1.0:
-            verdict = words[0] if part["ratio"] > 1.0 else words[1]
-        elif part.get("min_p", 0.0) * max(family, 1) >= alpha:
+        if p_adj is not None and p_adj < alpha and part.ratio is not None and part.ratio != 1.0:
+            verdict = words[0] if part.ratio > 1.0 else words[1]
+        elif part.min_p * max(family, 1) >= alpha:
             verdict = TOO_FEW
         else:
             verdict = "within noise"
-        fields_ = {k: v for k, v in part.items() if k != "min_p"}
-        done.append(Comparison(**{**fields_, "p_adjusted": p_adj, "verdict": verdict,
-                                  "rounds": tuple(part.get("rounds", ()))}))
+        done.append(Comparison(part.subject, part.reference, part.mode, part.n, part.ratio, part.low,
+                               part.high, part.coverage, p_value=part.p_value, p_adjusted=p_adj,
+                               verdict=verdict, test=part.test, rounds=part.rounds))
     return done

@@ -344,10 +344,7 @@ def analyse(doc: dict, baseline: str | None = None) -> Analysis:
             return None
         part = paired(c.cell.label, base.cell.label, mode, c.result.by_round(mode),
                       base.result.by_round(mode))
-        if not part["n"]:
-            return None
-        kept = {k: v for k, v in part.items() if k not in ("min_p", "p_value", "test")}
-        return Comparison(**kept, p_value=None, p_adjusted=None, verdict="", test="ratio only")
+        return part.ratio_only() if part.n else None
 
     costs = cost_comparisons(cells, base, mode)
     needs = capacities(doc, cells)
@@ -402,7 +399,7 @@ def cost_comparisons(cells: list[CellStats], base: CellStats | None, mode: str) 
     reference = base.result.cpu_by_round(mode)
     parts = [(c, paired(c.cell.label, base.cell.label, mode, c.result.cpu_by_round(mode), reference))
              for c in cells if c is not base]
-    kept = [(c, p) for c, p in parts if p["n"]]
+    kept = [(c, p) for c, p in parts if p.n]
     done = finish_comparisons([p for _, p in kept], words=COST_WORDS)
     return {id(c): comparison for (c, _), comparison in zip(kept, done, strict=True)}
 
