@@ -201,13 +201,9 @@ def min_rounds_for(comparisons: int, alpha: float = ALPHA) -> int:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One paired (or, across runs, unpaired) comparison: `subject` against `reference`.
-
-    `ratio` is subject / reference: the median of the per-round ratios when paired,
-    the ratio of medians otherwise; `verdict` is faster, slower or within noise, from
-    the Holm-adjusted p-value. `rounds` lists the per-round ratios it came from.
-    """
+class RatioFigures:
+    """What every comparison of `subject` against `reference` has: its ratio, the ratio's
+    interval and coverage, and the unadjusted p-value of its test over `n` samples."""
 
     subject: str
     reference: str
@@ -218,6 +214,17 @@ class Comparison:
     high: float | None
     coverage: float | None
     p_value: float | None
+
+
+@dataclass(frozen=True)
+class Comparison(RatioFigures):
+    """One paired (or, across runs, unpaired) comparison: `subject` against `reference`.
+
+    `ratio` is subject / reference: the median of the per-round ratios when paired,
+    the ratio of medians otherwise; `verdict` is faster, slower or within noise, from
+    the Holm-adjusted p-value. `rounds` lists the per-round ratios it came from.
+    """
+
     p_adjusted: float | None
     verdict: str
     test: str
@@ -244,19 +251,10 @@ def per_round_ratios(subject: Mapping[int, float], reference: Mapping[int, float
 
 
 @dataclass(frozen=True)
-class ComparisonPart:
+class ComparisonPart(RatioFigures):
     """A comparison before its family's correction: `finish_comparisons` turns a list of them
     into `Comparison`s. `min_p` is the smallest p-value its test can give with its `n`."""
 
-    subject: str
-    reference: str
-    mode: str
-    n: int
-    ratio: float | None
-    low: float | None
-    high: float | None
-    coverage: float | None
-    p_value: float | None
     test: str
     min_p: float
     rounds: tuple[float, ...] = ()
